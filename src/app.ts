@@ -1,0 +1,90 @@
+/**
+ * Composition root: `createApp(config, deps)` builds the whole object graph once. No module-level
+ * state, so tests can build as many apps as they like. A request reads top to bottom:
+ * http (auth hook) -> keys (who is calling, may they) -> routes -> store.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import type { Config } from './config/index.js';
+import { createLogger } from './logger.js';
+import { openStore, type Store } from './store/index.js';
+import { createHttpServer } from './http/server.js';
+import { registerJsonParser } from './http/json-body.js';
+import { createAuthHook } from './http/auth.js';
+import { keyRoutes } from './http/routes/keys.js';
+import { auditRoutes } from './http/routes/audit-events.js';
+import { healthRoutes } from './http/routes/health.js';
+import { createKeyHasher } from './keys/hash.js';
+import { KeyCache } from './keys/cache.js';
+import { LastUsedTracker } from './keys/last-used.js';
+import { KeyService } from './keys/service.js';
+import { MemoryFailureLimiter } from './limits/auth-failures.js';
+import { ChangePoller } from './cluster/change-poller.js';
+
+export interface AppDeps {
+  /** An already-open store (tests share one); otherwise opened from config.databaseUrl. */
+  store?: Store;
+  logger?: Logger;
+  /** Where logs go when no logger is given (tests capture them). */
+  logDestination?: DestinationStream;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly http: FastifyInstance;
+  readonly store: Store;
+  readonly keys: KeyService;
+  readonly logger: Logger;
+  readonly changes: ChangePoller;
+  /** Listen on config.host:config.port (or the given port); returns the base URL. */
+  listen(port?: number): Promise<string>;
+  /** Stop taking requests, finish those in flight, flush write-behind state, close the store. */
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const logger = deps.logger ?? createLogger(config.logLevel, deps.logDestination);
+  const ownsStore = !deps.store;
+  const store = deps.store ?? (await openStore(config.databaseUrl));
+  await store.orgs.ensureDefault();
+
+  const cache = new KeyCache({ max: config.auth.keyCacheSize });
+  const lastUsed = new LastUsedTracker(store.keys, config.auth.lastUsedFlushSeconds * 1000, (err) =>
+    logger.warn({ err: (err as Error).message }, 'last_used_at flush failed; will retry'));
+  const keys = new KeyService({ store, hasher: createKeyHasher(config.secret), cache, lastUsed });
+  const failures = new MemoryFailureLimiter(config.auth.failureLimit, config.auth.failureWindowSeconds * 1000);
+  const changes = new ChangePoller(store.changes, (c) => {
+    if (c.kind === 'key') cache.invalidateKey(c.targetId);
+  }, config.auth.invalidationPollMs, logger);
+
+  const http = createHttpServer({ logger, trustProxy: config.trustProxy });
+  registerJsonParser(http);
+  healthRoutes(http, store.db);
+  const authenticate = createAuthHook({ keys, failures });
+  await http.register(async (api) => {
+    api.decorateRequest('auth', null as never);
+    api.addHook('onRequest', authenticate);
+    keyRoutes(api, keys);
+    auditRoutes(api, store.audit);
+  }, { prefix: '/api/v1' });
+
+  await changes.start();
+  lastUsed.start();
+
+  let closed: Promise<void> | undefined;
+  return {
+    config, http, store, keys, logger, changes,
+    async listen(port = config.port) {
+      return http.listen({ port, host: config.host });
+    },
+    close() {
+      closed ??= (async () => {
+        changes.stop();
+        await http.close();
+        await lastUsed.stop();
+        if (ownsStore) await store.close();
+      })();
+      return closed;
+    },
+  };
+}

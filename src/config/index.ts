@@ -1,0 +1,253 @@
+/**
+ * The one place that reads `process.env` and the optional YAML file (`BACKBONE_CONFIG`).
+ * Everything is validated at start-up, every problem is listed at once, and the result is frozen
+ * and injected into `createApp`. Environment variables win over the YAML file.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export type Env = Record<string, string | undefined>;
+
+const providerSchema = z.object({
+  api_key: z.string().min(1).optional(),
+  base_url: z.url().optional(),
+}).strict();
+
+/** The YAML file's shape (snake_case, like the environment variables). */
+const fileSchema = z.object({
+  port: z.number().int().optional(),
+  host: z.string().optional(),
+  data_dir: z.string().optional(),
+  database_url: z.string().optional(),
+  redis_url: z.string().optional(),
+  secret: z.string().optional(),
+  log_level: z.string().optional(),
+  trust_proxy: z.union([z.boolean(), z.string(), z.number()]).optional(),
+  auth: z.object({
+    key_cache_size: z.number().int().optional(),
+    failure_limit: z.number().int().optional(),
+    failure_window_seconds: z.number().int().optional(),
+    last_used_flush_seconds: z.number().optional(),
+    invalidation_poll_ms: z.number().int().optional(),
+  }).strict().optional(),
+  providers: z.object({
+    openai: providerSchema.optional(),
+    anthropic: providerSchema.optional(),
+    'azure-openai': z.object({ api_key: z.string().optional(), endpoint: z.url().optional(), api_version: z.string().optional() }).strict().optional(),
+    'vertex-ai': z.object({
+      api_key: z.string().optional(), base_url: z.url().optional(),
+      service_account_file: z.string().optional(), project: z.string().optional(), location: z.string().optional(),
+    }).strict().optional(),
+    ollama: z.object({ base_url: z.url().optional() }).strict().optional(),
+  }).strict().optional(),
+  // Sections owned by later parts (models, prices, plans) are validated by their own modules.
+}).passthrough();
+
+export interface PlatformProviders {
+  openai?: { apiKey: string; baseUrl?: string };
+  anthropic?: { apiKey: string; baseUrl?: string };
+  azureOpenai?: { apiKey: string; endpoint: string; apiVersion?: string };
+  vertexAi?: { apiKey?: string; baseUrl?: string; serviceAccountJson?: string; project?: string; location?: string };
+  ollama?: { baseUrl: string };
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** `postgres://...` or a SQLite file path (`:memory:` for tests). */
+  readonly databaseUrl: string;
+  readonly databaseKind: 'sqlite' | 'postgres';
+  readonly redisUrl?: string;
+  /** Pepper for key hashes and key for encrypting provider credentials. Never logged. */
+  readonly secret: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Passed to Fastify: false, true, a hop count, or a list of trusted proxy addresses/CIDRs. */
+  readonly trustProxy: boolean | number | string;
+  readonly auth: {
+    /** Entries in the hot-key cache (per process). */
+    readonly keyCacheSize: number;
+    /** Failed authentications per client address per window before 429. */
+    readonly failureLimit: number;
+    readonly failureWindowSeconds: number;
+    readonly lastUsedFlushSeconds: number;
+    /** How often each process polls the store for key changes made elsewhere (CLI, other nodes). */
+    readonly invalidationPollMs: number;
+  };
+  readonly providers: PlatformProviders;
+  /** The raw YAML document, for modules that own their own sections. */
+  readonly file: Readonly<Record<string, unknown>>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface LoadOptions {
+  /** Working directory for relative paths (default process.cwd()). */
+  cwd?: string;
+  /** Generate and persist BACKBONE_SECRET into the data folder when missing (SQLite only). Default true. */
+  generateSecret?: boolean;
+}
+
+/** Read, validate and freeze the configuration. Throws ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Config {
+  const cwd = opts.cwd ?? process.cwd();
+  const problems: string[] = [];
+
+  let file: z.infer<typeof fileSchema> = {};
+  let rawFile: Record<string, unknown> = {};
+  if (env.BACKBONE_CONFIG) {
+    const path = resolve(cwd, env.BACKBONE_CONFIG);
+    try {
+      const doc = parseYaml(readFileSync(path, 'utf8')) ?? {};
+      rawFile = typeof doc === 'object' && doc !== null ? doc as Record<string, unknown> : {};
+      const parsed = fileSchema.safeParse(doc);
+      if (parsed.success) file = parsed.data;
+      else for (const i of parsed.error.issues) problems.push(`${env.BACKBONE_CONFIG}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+    } catch (err) {
+      problems.push(`BACKBONE_CONFIG: cannot read ${path}: ${(err as Error).message}`);
+    }
+  }
+
+  const int = (name: string, raw: string | number | undefined, def: number, min: number, max: number): number => {
+    if (raw === undefined || raw === '') return def;
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+      return def;
+    }
+    return n;
+  };
+  const url = (name: string, raw: string | undefined): string | undefined => {
+    if (!raw) return undefined;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+      return raw.replace(/\/+$/, '');
+    } catch {
+      problems.push(`${name} must be an http(s) URL (got ${JSON.stringify(raw)})`);
+      return undefined;
+    }
+  };
+
+  const port = int('PORT', env.PORT ?? file.port, 8080, 0, 65535);
+  const host = env.HOST ?? file.host ?? '127.0.0.1';
+  const dataDir = resolve(cwd, env.BACKBONE_DATA_DIR ?? file.data_dir ?? 'data');
+  const databaseUrl = env.DATABASE_URL ?? file.database_url ?? join(dataDir, 'backbone.db');
+  const databaseKind = /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';
+  if (/^[a-z]+:\/\//i.test(databaseUrl) && databaseKind !== 'postgres') {
+    problems.push(`DATABASE_URL must be a SQLite file path or a postgres:// URL (got a ${databaseUrl.split(':')[0]}: URL)`);
+  }
+  const redisUrl = env.REDIS_URL ?? file.redis_url;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+
+  const logLevel = (env.LOG_LEVEL ?? file.log_level ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const tpRaw = env.BACKBONE_TRUST_PROXY ?? file.trust_proxy;
+  let trustProxy: boolean | number | string = false;
+  if (tpRaw !== undefined && tpRaw !== '') {
+    if (tpRaw === true || tpRaw === 'true') trustProxy = true;
+    else if (tpRaw === false || tpRaw === 'false') trustProxy = false;
+    else if (typeof tpRaw === 'number' || /^\d+$/.test(String(tpRaw))) trustProxy = Number(tpRaw);
+    else trustProxy = String(tpRaw);
+  }
+
+  const a = file.auth ?? {};
+  const auth = {
+    keyCacheSize: int('BACKBONE_KEY_CACHE_SIZE', env.BACKBONE_KEY_CACHE_SIZE ?? a.key_cache_size, 50_000, 100, 10_000_000),
+    failureLimit: int('BACKBONE_AUTH_FAILURE_LIMIT', env.BACKBONE_AUTH_FAILURE_LIMIT ?? a.failure_limit, 30, 1, 1_000_000),
+    failureWindowSeconds: int('BACKBONE_AUTH_FAILURE_WINDOW', env.BACKBONE_AUTH_FAILURE_WINDOW ?? a.failure_window_seconds, 60, 1, 86_400),
+    lastUsedFlushSeconds: Number(env.BACKBONE_LAST_USED_FLUSH_SECONDS ?? a.last_used_flush_seconds ?? 5),
+    invalidationPollMs: int('BACKBONE_INVALIDATION_POLL_MS', env.BACKBONE_INVALIDATION_POLL_MS ?? a.invalidation_poll_ms, 500, 50, 60_000),
+  };
+  if (!(auth.lastUsedFlushSeconds > 0 && auth.lastUsedFlushSeconds <= 3600)) {
+    problems.push('BACKBONE_LAST_USED_FLUSH_SECONDS must be a number of seconds from 0 to 3600');
+  }
+
+  // Platform providers: a provider is configured when it has credentials.
+  const fp = file.providers ?? {};
+  const providers: PlatformProviders = {};
+  const openaiKey = env.OPENAI_API_KEY ?? fp.openai?.api_key;
+  if (openaiKey) providers.openai = { apiKey: openaiKey, baseUrl: url('OPENAI_BASE_URL', env.OPENAI_BASE_URL ?? fp.openai?.base_url) };
+  const anthropicKey = env.ANTHROPIC_API_KEY ?? fp.anthropic?.api_key;
+  if (anthropicKey) providers.anthropic = { apiKey: anthropicKey, baseUrl: url('ANTHROPIC_BASE_URL', env.ANTHROPIC_BASE_URL ?? fp.anthropic?.base_url) };
+  const az = fp['azure-openai'] ?? {};
+  const azKey = env.AZURE_OPENAI_API_KEY ?? az.api_key;
+  const azEndpoint = url('AZURE_OPENAI_ENDPOINT', env.AZURE_OPENAI_ENDPOINT ?? az.endpoint);
+  if (azKey || azEndpoint) {
+    if (!azKey || !azEndpoint) problems.push('Azure OpenAI needs both AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT');
+    else providers.azureOpenai = { apiKey: azKey, endpoint: azEndpoint, apiVersion: env.AZURE_OPENAI_API_VERSION ?? az.api_version };
+  }
+  const vx = fp['vertex-ai'] ?? {};
+  const geminiKey = env.GEMINI_API_KEY ?? vx.api_key;
+  const saFile = env.VERTEX_SERVICE_ACCOUNT_FILE ?? env.GOOGLE_APPLICATION_CREDENTIALS ?? vx.service_account_file;
+  let serviceAccountJson: string | undefined;
+  if (saFile) {
+    try {
+      serviceAccountJson = readFileSync(resolve(cwd, saFile), 'utf8');
+      const sa = JSON.parse(serviceAccountJson) as { client_email?: unknown; private_key?: unknown };
+      if (typeof sa.client_email !== 'string' || typeof sa.private_key !== 'string') throw new Error('not a service-account key file');
+    } catch (err) {
+      problems.push(`Vertex service-account file ${saFile}: ${(err as Error).message}`);
+      serviceAccountJson = undefined;
+    }
+  }
+  if (geminiKey || serviceAccountJson) {
+    providers.vertexAi = {
+      apiKey: geminiKey, serviceAccountJson,
+      baseUrl: url('GEMINI_BASE_URL', env.GEMINI_BASE_URL ?? vx.base_url),
+      project: env.VERTEX_PROJECT ?? vx.project, location: env.VERTEX_LOCATION ?? vx.location,
+    };
+  }
+  const ollamaUrl = url('OLLAMA_BASE_URL', env.OLLAMA_BASE_URL ?? fp.ollama?.base_url);
+  if (ollamaUrl) providers.ollama = { baseUrl: ollamaUrl };
+
+  // The secret: required with PostgreSQL (several nodes must share it); generated locally for SQLite.
+  let secret = env.BACKBONE_SECRET ?? file.secret;
+  if (secret !== undefined && secret.length < 32) {
+    problems.push('BACKBONE_SECRET must be at least 32 characters (generate one with: openssl rand -base64 48)');
+  }
+  if (!secret && databaseKind === 'postgres') {
+    problems.push('BACKBONE_SECRET is required with PostgreSQL: every instance must share it (generate one with: openssl rand -base64 48)');
+  }
+
+  if (problems.length) throw new ConfigError(problems);
+
+  if (!secret) {
+    if (databaseUrl === ':memory:' || opts.generateSecret === false) secret = randomBytes(48).toString('base64url');
+    else secret = readOrCreateSecret(dataDir);
+  }
+
+  return deepFreeze({
+    port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
+    databaseKind, redisUrl, secret, logLevel, trustProxy, auth, providers, file: rawFile,
+  } satisfies Config);
+}
+
+/** The local secret lives in `<data>/secret` (mode 0600), made once on first run. */
+function readOrCreateSecret(dataDir: string): string {
+  const path = join(dataDir, 'secret');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dirname(path), { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

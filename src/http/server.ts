@@ -1,0 +1,75 @@
+/**
+ * The Fastify instance with Backbone's HTTP conventions: one error envelope for everything
+ * (validation, unknown routes, bodies too large, malformed headers), redacted structured logs,
+ * and no per-request log line on the hot path.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Socket } from 'node:net';
+import { ApiError, ERROR_CODES, type ErrorEnvelope } from './errors.js';
+
+/** Everything that could carry a secret in a log record. */
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie',
+  'headers.authorization', 'headers["x-api-key"]', 'authorization', 'key', 'secret', 'api_key', 'apiKey',
+  '*.key', '*.secret', '*.api_key', '*.apiKey', '*.authorization',
+];
+
+export interface HttpServerOptions {
+  logger: FastifyServerOptions['loggerInstance'];
+  trustProxy: boolean | number | string;
+  bodyLimit?: number;
+}
+
+const envelope = (code: keyof typeof ERROR_CODES, message: string, param?: string | null): ErrorEnvelope => {
+  const error: ErrorEnvelope['error'] = { message, type: ERROR_CODES[code].type, code };
+  if (param !== undefined) error.param = param;
+  return { error };
+};
+
+export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    // No log line per request on the hot path; errors and auth refusals are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify accepts a hop count at run time although its types omit it.
+    trustProxy: opts.trustProxy as boolean | string,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // Node answers an oversized or malformed request head before Fastify sees it; still use the envelope.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return;
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const status = tooLarge ? 431 : 400;
+      const body = JSON.stringify(envelope(tooLarge ? 'request_too_large' : 'invalid_request', tooLarge ? 'Request headers are too large' : 'Malformed HTTP request', null));
+      socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
+    if (err instanceof ApiError) {
+      if (err.status >= 500) request.log.error({ code: err.code, msg: err.message }, 'request failed');
+      reply.code(err.status).headers(err.headers).send(err.toJSON());
+      return;
+    }
+    const status = err.statusCode ?? 500;
+    if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      reply.code(413).send(envelope('request_too_large', 'The request body is too large'));
+    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
+      reply.code(415).send(envelope('invalid_request', 'Unsupported Content-Type; send application/json', null));
+    } else if (status >= 400 && status < 500) {
+      // Fastify's own 4xx: malformed JSON, empty JSON body, bad URL encoding, ...
+      const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+        ? 'The request body is not valid JSON'
+        : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty but Content-Type is application/json' : 'Invalid request';
+      reply.code(400).send(envelope('invalid_request', message, null));
+    } else {
+      request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
+      reply.code(500).send(envelope('internal_error', 'Internal server error'));
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(envelope('not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
+  });
+
+  return app;
+}

@@ -1,0 +1,205 @@
+/**
+ * The `backbone` CLI: `serve`, `keys create|list|get|revoke|rotate`, `orgs create|list`, `users create`.
+ * Key commands work directly on the configured store; a running server picks up their changes
+ * through the change feed within one poll interval.
+ */
+import { Command, Option } from 'commander';
+import { scryptSync, randomBytes } from 'node:crypto';
+import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { createApp } from './app.js';
+import { openStore, type Store } from './store/index.js';
+import { KeyService, type Actor } from './keys/service.js';
+import { KeyCache } from './keys/cache.js';
+import { LastUsedTracker } from './keys/last-used.js';
+import { createKeyHasher } from './keys/hash.js';
+import { DEFAULT_PERMISSIONS } from './keys/permissions.js';
+import { createKeyInput, durationParam } from './keys/input.js';
+import { apiKeyJson } from './http/routes/keys.js';
+import { ApiError } from './http/errors.js';
+import type { Role } from './store/users.js';
+
+const CLI_ACTOR: Actor = { id: 'cli', ip: null };
+
+function config(): Config {
+  return loadConfig(process.env);
+}
+
+/** Open the store and a key service for one CLI command, and close them afterwards. */
+async function withKeys<T>(fn: (ctx: { store: Store; keys: KeyService; orgId: (slug?: string) => Promise<string> }) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const store = await openStore(cfg.databaseUrl, { poolSize: 2 });
+  try {
+    const lastUsed = new LastUsedTracker(store.keys, 60_000);
+    const keys = new KeyService({ store, hasher: createKeyHasher(cfg.secret), cache: new KeyCache({ max: 100 }), lastUsed });
+    const orgId = async (slug?: string) => {
+      if (!slug) return (await store.orgs.ensureDefault()).id;
+      const org = await store.orgs.bySlug(slug);
+      if (!org) throw new CliError(`No organisation with slug '${slug}'`);
+      return org.id;
+    };
+    return await fn({ store, keys, orgId });
+  } finally {
+    await store.close();
+  }
+}
+
+class CliError extends Error {}
+
+const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+function print(json: boolean, obj: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(obj, null, 2)}\n` : `${text}\n`);
+}
+
+const program = new Command('backbone')
+  .description('Backbone: the self-hostable API platform for LLMs')
+  .showHelpAfterError();
+
+program.command('serve')
+  .description('run the HTTP server')
+  .option('--port <port>', 'port (default: PORT or 8080)')
+  .option('--host <host>', 'host (default: HOST or 127.0.0.1)')
+  .action(async (opts: { port?: string; host?: string }) => {
+    const cfg = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}), ...(opts.host ? { HOST: opts.host } : {}) });
+    const app = await createApp(cfg);
+    const url = await app.listen();
+    app.logger.info({ url, store: cfg.databaseKind }, `Backbone listening on ${url}`);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      app.logger.info({ signal }, 'shutting down');
+      const force = setTimeout(() => { app.logger.error({}, 'shutdown timed out'); process.exit(1); }, 15_000);
+      force.unref();
+      app.close().then(() => process.exit(0), (err) => { app.logger.error({ err: String(err) }, 'shutdown failed'); process.exit(1); });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+const keysCmd = program.command('keys').description('manage API keys');
+
+keysCmd.command('create')
+  .description('create an API key and print it (shown only this once)')
+  .requiredOption('--name <name>', 'a name that says where the key is used')
+  .option('--org <slug>', 'organisation (default: the default organisation)')
+  .option('--permissions <list>', 'comma list, or all | read_only', DEFAULT_PERMISSIONS.join(','))
+  .addOption(new Option('--env <env>', 'environment').choices(['live', 'test']).default('live'))
+  .option('--expires-in <duration>', 'e.g. 30d, 24h')
+  .option('--models <list>', 'model allow-list (comma list)')
+  .option('--ips <list>', 'IP / CIDR allow-list (comma list)')
+  .option('--json', 'print JSON')
+  .action(async (o: { name: string; org?: string; permissions: string; env: string; expiresIn?: string; models?: string; ips?: string; json?: boolean }) => {
+    await withKeys(async ({ keys, orgId }) => {
+      const input = createKeyInput({
+        name: o.name, environment: o.env, permissions: o.permissions, expires_in: o.expiresIn,
+        allowed_models: o.models ? list(o.models) : undefined, allowed_ips: o.ips ? list(o.ips) : undefined,
+      }, DEFAULT_PERMISSIONS);
+      const { key, secret } = await keys.create(await orgId(o.org), input, CLI_ACTOR);
+      print(!!o.json, { ...apiKeyJson(key), key: secret },
+        `Created API key ${key.id} (${key.name})\n\n  ${secret}\n\nSave your key immediately: it is shown only this once. Afterwards only its prefix (${key.prefix}) is visible.`);
+    });
+  });
+
+keysCmd.command('list')
+  .description('list API keys (prefixes only)')
+  .option('--org <slug>', 'organisation')
+  .option('--json', 'print JSON')
+  .action(async (o: { org?: string; json?: boolean }) => {
+    await withKeys(async ({ keys, orgId }) => {
+      const all = await keys.list(await orgId(o.org), { limit: 10_000 });
+      const rows = all.map((k) => apiKeyJson(k));
+      const text = rows.length === 0 ? 'No API keys.' : [
+        ['ID', 'NAME', 'PREFIX', 'ENV', 'STATUS', 'CREATED', 'LAST USED'].join('\t'),
+        ...rows.map((r) => [r.id, r.name, `${r.prefix}…`, r.environment, r.status, r.created_at, r.last_used_at ?? '-'].join('\t')),
+      ].join('\n');
+      print(!!o.json, { object: 'list', data: rows }, text);
+    });
+  });
+
+keysCmd.command('revoke <id>')
+  .description('revoke an API key at once')
+  .option('--org <slug>', 'organisation')
+  .option('--json', 'print JSON')
+  .action(async (id: string, o: { org?: string; json?: boolean }) => {
+    await withKeys(async ({ keys, orgId }) => {
+      const key = await keys.revoke(await orgId(o.org), id, CLI_ACTOR);
+      print(!!o.json, apiKeyJson(key), `Revoked ${key.id} (${key.name}, ${key.prefix}…)`);
+    });
+  });
+
+keysCmd.command('rotate <id>')
+  .description('issue a new secret for the same key; the old one works until the grace period ends')
+  .option('--grace <duration>', 'how long the old secret keeps working (e.g. 24h; 0 = stop at once)', '0')
+  .option('--org <slug>', 'organisation')
+  .option('--json', 'print JSON')
+  .action(async (id: string, o: { grace: string; org?: string; json?: boolean }) => {
+    await withKeys(async ({ keys, orgId }) => {
+      const graceMs = durationParam(o.grace, 'grace') ?? 0;
+      const { key, secret, previousSecretExpiresAt } = await keys.rotate(await orgId(o.org), id, graceMs, CLI_ACTOR);
+      const until = new Date(previousSecretExpiresAt).toISOString();
+      print(!!o.json, { ...apiKeyJson(key), key: secret, previous_key_expires_at: until },
+        `Rotated ${key.id} (${key.name})\n\n  ${secret}\n\nSave your key immediately: it is shown only this once. The previous secret stops working at ${until}.`);
+    });
+  });
+
+const orgsCmd = program.command('orgs').description('manage organisations');
+orgsCmd.command('create')
+  .requiredOption('--slug <slug>', 'short unique name, e.g. acme')
+  .option('--name <name>', 'display name')
+  .option('--plan <plan>', 'plan', 'free')
+  .option('--json', 'print JSON')
+  .action(async (o: { slug: string; name?: string; plan: string; json?: boolean }) => {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(o.slug)) throw new CliError('--slug must be lowercase letters, digits and dashes (at most 63)');
+    await withKeys(async ({ store }) => {
+      if (await store.orgs.bySlug(o.slug)) throw new CliError(`An organisation with slug '${o.slug}' already exists`);
+      const org = await store.orgs.create({ slug: o.slug, name: o.name ?? o.slug, plan: o.plan });
+      print(!!o.json, { object: 'organization', id: org.id, slug: org.slug, name: org.name, plan: org.plan }, `Created organisation ${org.slug} (${org.id})`);
+    });
+  });
+orgsCmd.command('list').option('--json', 'print JSON').action(async (o: { json?: boolean }) => {
+  await withKeys(async ({ store }) => {
+    const orgs = await store.orgs.list();
+    print(!!o.json, { object: 'list', data: orgs.map((g) => ({ id: g.id, slug: g.slug, name: g.name, plan: g.plan })) },
+      orgs.map((g) => `${g.id}\t${g.slug}\t${g.plan}\t${g.name}`).join('\n'));
+  });
+});
+
+const usersCmd = program.command('users').description('manage dashboard users');
+usersCmd.command('create')
+  .requiredOption('--email <email>', 'sign-in email')
+  .option('--name <name>', 'display name')
+  .option('--org <slug>', 'organisation to join (default: the default organisation)')
+  .addOption(new Option('--role <role>', 'role in the organisation').choices(['owner', 'admin', 'member']).default('member'))
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--json', 'print JSON')
+  .action(async (o: { email: string; name?: string; org?: string; role: Role; passwordStdin?: boolean; json?: boolean }) => {
+    if (!/^[^\s@]+@[^\s@]+$/.test(o.email)) throw new CliError('--email must be an email address');
+    let passwordHash: string | null = null;
+    if (o.passwordStdin) {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      if (password.length < 10) throw new CliError('The password must be at least 10 characters');
+      const salt = randomBytes(16);
+      passwordHash = `scrypt$${salt.toString('base64')}$${scryptSync(password, salt, 64, { N: 16384, r: 8, p: 1 }).toString('base64')}`;
+    }
+    await withKeys(async ({ store, orgId }) => {
+      if (await store.users.byEmail(o.email)) throw new CliError(`A user with email ${o.email} already exists`);
+      const user = await store.users.create({ email: o.email, name: o.name ?? o.email.split('@')[0]!, passwordHash, orgId: await orgId(o.org), role: o.role });
+      print(!!o.json, { object: 'user', id: user.id, email: user.email, name: user.name, role: o.role }, `Created user ${user.email} (${user.id}) as ${o.role}`);
+    });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof ApiError || err instanceof CliError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+/** The store: repositories over one database (SQLite or PostgreSQL). */
+import { openDb, type Db, type OpenOptions } from './db.js';
+import { ApiKeyRepository } from './api-keys.js';
+import { AuditRepository } from './audit-events.js';
+import { ChangeRepository } from './changes.js';
+import { OrganizationRepository } from './organizations.js';
+import { UserRepository } from './users.js';
+
+export interface Store {
+  readonly db: Db;
+  readonly orgs: OrganizationRepository;
+  readonly users: UserRepository;
+  readonly keys: ApiKeyRepository;
+  readonly audit: AuditRepository;
+  readonly changes: ChangeRepository;
+  close(): Promise<void>;
+}
+
+export async function openStore(url: string, opts: OpenOptions = {}): Promise<Store> {
+  const db = await openDb(url, opts);
+  const k = db.kysely;
+  return {
+    db,
+    orgs: new OrganizationRepository(k),
+    users: new UserRepository(k),
+    keys: new ApiKeyRepository(k),
+    audit: new AuditRepository(k),
+    changes: new ChangeRepository(k),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,29 @@
+/** Table types shared by SQLite and PostgreSQL (Kysely). Times are Unix milliseconds; JSON is text. */
+import type { Generated } from 'kysely';
+
+export interface OrganizationsTable { id: string; slug: string; name: string; plan: string; created_at: number }
+export interface UsersTable { id: string; email: string; name: string; password_hash: string | null; created_at: number }
+export interface MembershipsTable { org_id: string; user_id: string; role: string; created_at: number }
+export interface ApiKeysTable {
+  id: string; org_id: string; name: string; environment: string; prefix: string;
+  permissions: string; allowed_models: string | null; allowed_ips: string | null;
+  expires_at: number | null; created_at: number; created_by: string | null;
+  last_used_at: number | null; revoked_at: number | null; updated_at: number;
+}
+export interface ApiKeySecretsTable { hash: string; key_id: string; prefix: string; created_at: number; expires_at: number | null }
+export interface AuditEventsTable {
+  id: string; org_id: string; actor: string; action: string; target_type: string; target_id: string;
+  details: string; ip: string | null; created_at: number;
+}
+/** Change feed read by every process to invalidate its caches (polling bus). */
+export interface ChangesTable { id: Generated<number>; kind: string; target_id: string; created_at: number }
+
+export interface Database {
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  api_keys: ApiKeysTable;
+  api_key_secrets: ApiKeySecretsTable;
+  audit_events: AuditEventsTable;
+  changes: ChangesTable;
+}
