@@ -55,10 +55,27 @@ export class ApiError extends Error {
   readonly param: string | null | undefined;
 
   toJSON(): ErrorEnvelope {
-    const error: ErrorEnvelope['error'] = { message: this.message, type: this.type, code: this.code };
-    if (this.param !== undefined) error.param = this.param;
-    return { error };
+    return errorEnvelope(this.code, this.message, this.param, this.type);
   }
+}
+
+/** Anything shaped like a Backbone key (even a partial one). */
+const KEY_LIKE = /sk_(?:live|test)_[0-9A-Za-z]*/g;
+
+/** Errors never echo a secret: a key pasted into a field name, a URL or a value is masked. */
+export function scrubSecrets(text: string): string {
+  return text.replace(KEY_LIKE, (m) => `${m.slice(0, 8)}[redacted]`);
+}
+
+/** The one envelope renderer. */
+export function errorEnvelope(code: string, message: string, param?: string | null, type?: string): ErrorEnvelope {
+  const error: ErrorEnvelope['error'] = {
+    message: scrubSecrets(message),
+    type: type ?? ERROR_CODES[code as ErrorCode]?.type ?? 'api_error',
+    code,
+  };
+  if (param !== undefined) error.param = param === null ? null : scrubSecrets(param);
+  return { error };
 }
 
 /** 400 invalid_request naming the offending parameter. */

@@ -3,9 +3,9 @@
  * (validation, unknown routes, bodies too large, malformed headers), redacted structured logs,
  * and no per-request log line on the hot path.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Socket } from 'node:net';
-import { ApiError, ERROR_CODES, type ErrorEnvelope } from './errors.js';
+import { ApiError, errorEnvelope } from './errors.js';
 
 /** Everything that could carry a secret in a log record. */
 export const REDACT_PATHS = [
@@ -20,11 +20,7 @@ export interface HttpServerOptions {
   bodyLimit?: number;
 }
 
-const envelope = (code: keyof typeof ERROR_CODES, message: string, param?: string | null): ErrorEnvelope => {
-  const error: ErrorEnvelope['error'] = { message, type: ERROR_CODES[code].type, code };
-  if (param !== undefined) error.param = param;
-  return { error };
-};
+const envelope = errorEnvelope;
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -34,6 +30,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // Fastify accepts a hop count at run time although its types omit it.
     trustProxy: opts.trustProxy as boolean | string,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    // Router-level failures (bad URL encoding, an over-long path parameter) use the envelope too.
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      reply.code(400).send(envelope('invalid_request', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed URL', null));
+    },
     // Node answers an oversized or malformed request head before Fastify sees it; still use the envelope.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return;
