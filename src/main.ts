@@ -15,7 +15,7 @@ import { createKeyHasher } from './keys/hash.js';
 import { DEFAULT_PERMISSIONS } from './keys/permissions.js';
 import { createKeyInput, durationParam } from './keys/input.js';
 import { apiKeyJson } from './http/routes/keys.js';
-import { ApiError } from './http/errors.js';
+import { ApiError } from './errors.js';
 import type { Role } from './store/users.js';
 
 const CLI_ACTOR: Actor = { id: 'cli', ip: null };

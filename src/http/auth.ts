@@ -4,7 +4,7 @@
  * Runs in onRequest, before any body is read.
  */
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 import type { KeyService, Actor, VerifyFailure } from '../keys/service.js';
 import type { FailureLimiter } from '../limits/auth-failures.js';
 import type { Permission } from '../keys/permissions.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { invalidRequest } from './errors.js';
+import { invalidRequest } from '../errors.js';
 
 /**
  * JSON bodies: an empty body counts as no body (SDKs send `Content-Type: application/json` on

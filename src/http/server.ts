@@ -5,7 +5,7 @@
  */
 import Fastify, { LogController, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Socket } from 'node:net';
-import { ApiError, errorEnvelope } from './errors.js';
+import { ApiError, errorEnvelope } from '../errors.js';
 
 /** Everything that could carry a secret in a log record. */
 export const REDACT_PATHS = [

@@ -3,7 +3,7 @@
  * `invalid_request` ApiError naming the offending parameter.
  */
 import { z } from 'zod';
-import { ApiError, invalidRequest } from '../http/errors.js';
+import { ApiError, invalidRequest } from '../errors.js';
 import { isIpOrCidr } from './ip-allow-list.js';
 import { resolvePermissions, type Permission } from './permissions.js';
 import type { KeyEnvironment } from './format.js';

@@ -4,7 +4,7 @@
  * `verify` returns data (`{ valid: false, code: 'key_revoked' }`); only the HTTP edge maps it to a
  * status. Verification of a hot key is memory-only: format and checksum, one HMAC, one cache read.
  */
-import { ApiError, invalidRequest, notFound } from '../http/errors.js';
+import { ApiError, invalidRequest, notFound } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { NewAuditEvent } from '../store/audit-events.js';
 import type { KeyPatch } from '../store/api-keys.js';

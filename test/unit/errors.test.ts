@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ApiError, ERROR_CODES, errorEnvelope, scrubSecrets } from '../../src/http/errors.js';
+import { ApiError, ERROR_CODES, errorEnvelope, scrubSecrets } from '../../src/errors.js';
 import { generateKey } from '../../src/keys/format.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

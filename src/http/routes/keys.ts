@@ -7,7 +7,7 @@ import { DEFAULT_PERMISSIONS } from '../../keys/permissions.js';
 import {
   createKeyInput, durationParam, parseInput, rotateKeySchema, toExpiry, toPermissions, updateKeySchema,
 } from '../../keys/input.js';
-import { invalidRequest } from '../errors.js';
+import { invalidRequest } from '../../errors.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
