@@ -20,6 +20,11 @@ import { LastUsedTracker } from './keys/last-used.js';
 import { KeyService } from './keys/service.js';
 import { MemoryFailureLimiter } from './limits/auth-failures.js';
 import { ChangePoller } from './cluster/change-poller.js';
+import { createProviderRegistry } from './providers/registry.js';
+import { ModelCatalog, type AccountResolver } from './gateway/catalog.js';
+import { UpstreamClient } from './gateway/upstream.js';
+import { gatewayRoutes } from './gateway/routes.js';
+import type { UsageSink } from './metering/usage.js';
 
 export interface AppDeps {
   /** An already-open store (tests share one); otherwise opened from config.databaseUrl. */
@@ -27,6 +32,10 @@ export interface AppDeps {
   logger?: Logger;
   /** Where logs go when no logger is given (tests capture them). */
   logDestination?: DestinationStream;
+  /** Receives one usage event per gateway request. */
+  usage?: UsageSink;
+  /** The organisations' own provider accounts (BYOK). */
+  accounts?: AccountResolver;
 }
 
 export interface App {
@@ -36,6 +45,7 @@ export interface App {
   readonly keys: KeyService;
   readonly logger: Logger;
   readonly changes: ChangePoller;
+  readonly catalog: ModelCatalog;
   /** Listen on config.host:config.port (or the given port); returns the base URL. */
   listen(port?: number): Promise<string>;
   /** Stop taking requests, finish those in flight, flush write-behind state, close the store. */
@@ -57,6 +67,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     if (c.kind === 'key') cache.invalidateKey(c.targetId);
   }, config.auth.invalidationPollMs, logger);
 
+  const registry = createProviderRegistry();
+  const accounts: AccountResolver = deps.accounts ?? { resolve: async () => undefined, providers: async () => [] };
+  const catalog = new ModelCatalog(config, registry, accounts);
+  const upstream = new UpstreamClient(config.upstream);
+  const usage: UsageSink = deps.usage ?? { record: () => {} };
+
   const http = createHttpServer({ logger, trustProxy: config.trustProxy });
   registerJsonParser(http);
   healthRoutes(http, store.db);
@@ -67,13 +83,21 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keyRoutes(api, keys);
     auditRoutes(api, store.audit);
   }, { prefix: '/api/v1' });
+  // The OpenAI-compatible gateway, also under /v1 for tools that assume OpenAI's paths.
+  for (const prefix of ['/api/v1', '/v1']) {
+    await http.register(async (api) => {
+      api.decorateRequest('auth', null as never);
+      api.addHook('onRequest', authenticate);
+      await gatewayRoutes(api, { catalog, upstream, usage, log: logger, maxBodyBytes: config.maxBodyBytes });
+    }, { prefix });
+  }
 
   await changes.start();
   lastUsed.start();
 
   let closed: Promise<void> | undefined;
   return {
-    config, http, store, keys, logger, changes,
+    config, http, store, keys, logger, changes, catalog,
     async listen(port = config.port) {
       return http.listen({ port, host: config.host });
     },
@@ -81,6 +105,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       closed ??= (async () => {
         changes.stop();
         await http.close();
+        await upstream.close();
         await lastUsed.stop();
         if (ownsStore) await store.close();
       })();

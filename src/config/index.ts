@@ -8,8 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { ProviderName } from '../providers/types.js';
 
 export type Env = Record<string, string | undefined>;
+
+const PROVIDERS = ['openai', 'azure-openai', 'anthropic', 'vertex-ai', 'ollama'] as const satisfies readonly ProviderName[];
 
 const providerSchema = z.object({
   api_key: z.string().min(1).optional(),
@@ -43,8 +46,32 @@ const fileSchema = z.object({
     }).strict().optional(),
     ollama: z.object({ base_url: z.url().optional() }).strict().optional(),
   }).strict().optional(),
-  // Sections owned by later parts (models, prices, plans) are validated by their own modules.
+  /** Platform models by bare name: aliases, explicit provider, upstream name and fallbacks. */
+  models: z.array(z.object({
+    name: z.string().min(1).max(200),
+    provider: z.enum(PROVIDERS),
+    upstream: z.string().min(1).max(200).optional(),
+    fallbacks: z.array(z.string().min(1).max(200)).max(10).optional(),
+  }).strict()).max(10_000).optional(),
+  upstream: z.object({
+    connect_timeout_ms: z.number().int().optional(),
+    first_byte_timeout_ms: z.number().int().optional(),
+    idle_timeout_ms: z.number().int().optional(),
+    max_retries: z.number().int().optional(),
+  }).strict().optional(),
+  max_body_mb: z.number().optional(),
+  // Sections owned by later parts (prices, plans) are validated by their own modules.
 }).passthrough();
+
+export interface PlatformModel {
+  /** The bare name clients send. */
+  name: string;
+  provider: ProviderName;
+  /** The name sent upstream (Azure: the deployment); defaults to `name`. */
+  upstream: string;
+  /** Platform model names tried in order when this one fails before any byte reached the client. */
+  fallbacks: string[];
+}
 
 export interface PlatformProviders {
   openai?: { apiKey: string; baseUrl?: string };
@@ -78,6 +105,19 @@ export interface Config {
     readonly invalidationPollMs: number;
   };
   readonly providers: PlatformProviders;
+  /** Platform models declared in the YAML file (defaults per configured provider come on top). */
+  readonly models: readonly PlatformModel[];
+  readonly upstream: {
+    readonly connectTimeoutMs: number;
+    /** Until the response headers arrive (for non-streamed calls: the whole generation). */
+    readonly firstByteTimeoutMs: number;
+    /** Longest silence between two chunks of a streamed response. */
+    readonly idleTimeoutMs: number;
+    /** Retries before the first byte reached the client (connection errors, 408, 409, 429, 5xx). */
+    readonly maxRetries: number;
+  };
+  /** Largest JSON request body accepted on gateway routes. */
+  readonly maxBodyBytes: number;
   /** The raw YAML document, for modules that own their own sections. */
   readonly file: Readonly<Record<string, unknown>>;
 }
@@ -212,6 +252,33 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   const ollamaUrl = url('OLLAMA_BASE_URL', env.OLLAMA_BASE_URL ?? fp.ollama?.base_url);
   if (ollamaUrl) providers.ollama = { baseUrl: ollamaUrl };
 
+  const up = file.upstream ?? {};
+  const upstream = {
+    connectTimeoutMs: int('BACKBONE_UPSTREAM_CONNECT_TIMEOUT_MS', env.BACKBONE_UPSTREAM_CONNECT_TIMEOUT_MS ?? up.connect_timeout_ms, 10_000, 100, 600_000),
+    firstByteTimeoutMs: int('BACKBONE_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', env.BACKBONE_UPSTREAM_FIRST_BYTE_TIMEOUT_MS ?? up.first_byte_timeout_ms, 600_000, 100, 3_600_000),
+    idleTimeoutMs: int('BACKBONE_UPSTREAM_IDLE_TIMEOUT_MS', env.BACKBONE_UPSTREAM_IDLE_TIMEOUT_MS ?? up.idle_timeout_ms, 120_000, 100, 3_600_000),
+    maxRetries: int('BACKBONE_UPSTREAM_MAX_RETRIES', env.BACKBONE_UPSTREAM_MAX_RETRIES ?? up.max_retries, 2, 0, 10),
+  };
+  const maxBodyMb = Number(env.BACKBONE_MAX_BODY_MB ?? file.max_body_mb ?? 20);
+  if (!(maxBodyMb >= 1 && maxBodyMb <= 200)) problems.push('BACKBONE_MAX_BODY_MB must be a number of megabytes from 1 to 200');
+
+  const configured: Record<ProviderName, boolean> = {
+    openai: !!providers.openai, anthropic: !!providers.anthropic, 'azure-openai': !!providers.azureOpenai,
+    'vertex-ai': !!providers.vertexAi, ollama: !!providers.ollama,
+  };
+  const models: PlatformModel[] = [];
+  const names = new Set<string>();
+  for (const m of file.models ?? []) {
+    if (m.name.includes('/')) problems.push(`models: '${m.name}': platform model names cannot contain '/' (provider/model is BYOK)`);
+    if (names.has(m.name)) problems.push(`models: '${m.name}' is declared twice`);
+    names.add(m.name);
+    if (!configured[m.provider]) problems.push(`models: '${m.name}' uses provider ${m.provider}, which has no credentials configured`);
+    models.push({ name: m.name, provider: m.provider, upstream: m.upstream ?? m.name, fallbacks: m.fallbacks ?? [] });
+  }
+  for (const m of models) {
+    for (const f of m.fallbacks) if (f === m.name) problems.push(`models: '${m.name}' lists itself as a fallback`);
+  }
+
   // The secret: required with PostgreSQL (several nodes must share it); generated locally for SQLite.
   let secret = env.BACKBONE_SECRET ?? file.secret;
   if (secret !== undefined && secret.length < 32) {
@@ -230,7 +297,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   return deepFreeze({
     port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
-    databaseKind, redisUrl, secret, logLevel, trustProxy, auth, providers, file: rawFile,
+    databaseKind, redisUrl, secret, logLevel, trustProxy, auth, providers, models, upstream,
+    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), file: rawFile,
   } satisfies Config);
 }
 

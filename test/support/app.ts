@@ -1,6 +1,6 @@
 /** Start a real Backbone app (real HTTP on 127.0.0.1:0) on a given backend, with logs captured. */
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Env } from '../../src/config/index.js';
 import { DEFAULT_PERMISSIONS, PERMISSIONS, type Permission } from '../../src/keys/permissions.js';
 import type { Backend } from './backends.js';
@@ -21,11 +21,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(databaseUrl: string, env: Env = {}): Promise<TestApp> {
+export async function startTestApp(databaseUrl: string, env: Env = {}, deps: Omit<AppDeps, 'logDestination'> = {}): Promise<TestApp> {
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const config = loadConfig({ DATABASE_URL: databaseUrl, BACKBONE_SECRET: TEST_SECRET, LOG_LEVEL: 'debug', BACKBONE_INVALIDATION_POLL_MS: '100', ...env }, { generateSecret: false });
-  const app = await createApp(config, { logDestination: sink });
+  const app = await createApp(config, { ...deps, logDestination: sink });
   const url = await app.listen(0);
   const createKey: TestApp['createKey'] = async (opts = {}) => {
     const org = opts.orgSlug

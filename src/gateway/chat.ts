@@ -1,0 +1,80 @@
+/** `POST /chat/completions`: non-streamed JSON or SSE, any provider, OpenAI's semantics. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+import { parseInput } from '../keys/input.js';
+import type { ChatCompletionCreateParams, TranslateContext } from '../providers/types.js';
+import { clientGone, dispatch } from './dispatch.js';
+import { fallbackLogger, newRequestId, routesFor, type GatewayDeps } from './context.js';
+import { Meter } from './meter.js';
+import { pipeStream } from './stream.js';
+
+const message = z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']) }).passthrough();
+const nullableNumber = z.number().nullable().optional();
+
+/** The parts the gateway itself relies on; provider translators check the rest. */
+const chatBody = z.object({
+  model: z.string().min(1).max(256),
+  messages: z.array(message).min(1).max(100_000),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
+  n: z.number().int().min(1).max(128).nullable().optional(),
+  max_tokens: z.number().int().positive().nullable().optional(),
+  max_completion_tokens: z.number().int().positive().nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: nullableNumber,
+  tools: z.array(z.object({ type: z.string() }).passthrough()).max(512).nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional(),
+  user: z.string().max(512).optional(),
+}).passthrough();
+
+export function chatHandler(deps: GatewayDeps) {
+  return async function chat(request: FastifyRequest, reply: FastifyReply) {
+    const body = parseInput(chatBody, request.body) as unknown as ChatCompletionCreateParams & { model: string };
+    const { key } = request.auth;
+    const requestId = newRequestId();
+    const stream = body.stream === true;
+    const meter = new Meter(deps.usage, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream });
+    try {
+      const routes = await routesFor(deps, key, body.model);
+      const abort = clientGone(reply.raw);
+      const ctxFor = (model: string, upstreamModel: string): TranslateContext => ({
+        requestedModel: model, upstreamModel, requestId, created: Math.floor(Date.now() / 1000),
+      });
+      const { route, res } = await dispatch(deps.upstream, routes, (r) => ({
+        call: r.adapter.chat.request(body, r.account, ctxFor(body.model, r.upstreamModel)),
+      }), abort.signal, fallbackLogger(deps, requestId));
+      meter.route(route);
+      const ctx = ctxFor(body.model, route.upstreamModel);
+
+      if (stream) {
+        reply.hijack();
+        await pipeStream({
+          raw: reply.raw, res, provider: route.provider, translator: route.adapter.chat.stream(ctx),
+          format: route.adapter.chat.streamFormat, includeUsage: body.stream_options?.include_usage === true,
+          signal: abort.signal, meter, headers: { 'x-request-id': requestId },
+        });
+        return reply;
+      }
+      let json: unknown;
+      try {
+        json = await res.body.json();
+      } catch {
+        throw new ApiError('upstream_error', `${route.provider}: the provider answered with a body that is not JSON`);
+      }
+      const result = route.adapter.chat.response(json, ctx);
+      meter.usage(result.usage);
+      meter.finish(200, null);
+      reply.header('x-request-id', requestId);
+      return result.body;
+    } catch (err) {
+      if (reply.raw.headersSent) {
+        // A failure after the stream started is already an error event; only a client abort lands here.
+        meter.finish(499, 'client_closed_request');
+        return reply;
+      }
+      meter.fail(err);
+      throw err;
+    }
+  };
+}

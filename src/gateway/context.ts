@@ -1,0 +1,33 @@
+/** What every gateway handler needs, built once by the composition root. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { UsageSink } from '../metering/usage.js';
+import type { ModelCatalog, Route } from './catalog.js';
+import { modelAllowed } from './catalog.js';
+import type { UpstreamClient } from './upstream.js';
+import { ApiError } from '../errors.js';
+import type { ApiKey } from '../keys/types.js';
+
+export interface GatewayDeps {
+  catalog: ModelCatalog;
+  upstream: UpstreamClient;
+  usage: UsageSink;
+  log: FastifyBaseLogger;
+}
+
+/** Backbone's id for one gateway request: the usage row's id and `x-request-id`. */
+export const newRequestId = (): string => randomUUID().replace(/-/g, '');
+
+/** Check the key's model allow-list, then resolve the model (and its fallbacks) to routes. */
+export async function routesFor(deps: GatewayDeps, key: ApiKey, model: string): Promise<Route[]> {
+  if (!modelAllowed(key.allowedModels, model)) {
+    throw new ApiError('model_not_allowed', `This API key may not use the model '${model}'`, { param: 'model' });
+  }
+  const { route, fallbacks } = await deps.catalog.resolve(model, key.orgId);
+  return [route, ...fallbacks.filter((f) => modelAllowed(key.allowedModels, f.requestedModel))];
+}
+
+export function fallbackLogger(deps: GatewayDeps, requestId: string) {
+  return (from: Route, err: ApiError) =>
+    deps.log.warn({ requestId, provider: from.provider, model: from.requestedModel, code: err.code }, 'provider failed; trying the next fallback');
+}

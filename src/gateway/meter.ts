@@ -1,0 +1,63 @@
+/**
+ * Collects what one gateway request used and reports it exactly once to the UsageSink,
+ * whatever way the request ends (success, error, mid-stream failure, client gone).
+ */
+import { performance } from 'node:perf_hooks';
+import { ApiError } from '../errors.js';
+import type { NormalizedUsage } from '../providers/types.js';
+import type { Endpoint, UsageEvent, UsageSink } from '../metering/usage.js';
+import type { Route } from './catalog.js';
+
+/** nginx's convention for "the client closed the request". */
+export const CLIENT_CLOSED = 499;
+
+export class Meter {
+  private readonly t0 = performance.now();
+  private readonly event: UsageEvent;
+  private done = false;
+
+  constructor(private readonly sink: UsageSink, init: { requestId: string; orgId: string; keyId: string; endpoint: Endpoint; model: string; stream: boolean }) {
+    this.event = {
+      ...init, provider: null, upstreamModel: null, byok: false, status: 0, errorCode: null,
+      promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+      audioSeconds: null, latencyMs: 0, ttftMs: null, createdAt: Date.now(),
+    };
+  }
+
+  route(r: Route): void {
+    this.event.provider = r.provider;
+    this.event.upstreamModel = r.upstreamModel;
+    this.event.byok = r.byok;
+  }
+
+  usage(u: NormalizedUsage | undefined): void {
+    if (!u) return;
+    this.event.promptTokens = u.promptTokens;
+    this.event.completionTokens = u.completionTokens;
+    this.event.cachedTokens = u.cachedTokens;
+    this.event.cacheWriteTokens = u.cacheWriteTokens;
+    this.event.reasoningTokens = u.reasoningTokens;
+  }
+
+  audioSeconds(s: number | null): void {
+    this.event.audioSeconds = s;
+  }
+
+  firstToken(): void {
+    this.event.ttftMs ??= Math.round((performance.now() - this.t0) * 100) / 100;
+  }
+
+  finish(status: number, errorCode: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.event.status = status;
+    this.event.errorCode = errorCode;
+    this.event.latencyMs = Math.round((performance.now() - this.t0) * 100) / 100;
+    this.sink.record(this.event);
+  }
+
+  fail(err: unknown): void {
+    if (err instanceof ApiError) this.finish(err.status, err.code);
+    else this.finish(500, 'internal_error');
+  }
+}
