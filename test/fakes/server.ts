@@ -181,7 +181,10 @@ export async function writeFrames(ctx: FakeContext, contentType: string, frames:
     if (fault?.type === 'reset-mid-stream' && i >= fault.afterEvents) { res.socket?.destroy(); return; }
     if (fault?.type === 'slow-stream' && i > 0) await new Promise((r) => setTimeout(r, fault.intervalMs));
     if (res.destroyed) return;
-    res.write(frames[i]);
+    // Before a planned reset, wait until each frame is flushed to the socket, so the client really
+    // receives the first frames (a destroy() would otherwise discard the buffered writes).
+    if (fault?.type === 'reset-mid-stream') await new Promise<void>((resolve) => res.write(frames[i], () => resolve()));
+    else res.write(frames[i]);
   }
   res.end();
 }
