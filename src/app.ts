@@ -20,6 +20,10 @@ import { LastUsedTracker } from './keys/last-used.js';
 import { KeyService } from './keys/service.js';
 import { MemoryFailureLimiter } from './limits/auth-failures.js';
 import { ChangePoller } from './cluster/change-poller.js';
+import { ProviderAccountService } from './accounts/service.js';
+import { createCredentialCipher } from './accounts/crypto.js';
+import { fetchProbe } from './accounts/probe.js';
+import { providerRoutes } from './http/routes/providers.js';
 import { createProviderRegistry } from './providers/registry.js';
 import { ModelCatalog, type AccountResolver } from './gateway/catalog.js';
 import { UpstreamClient } from './gateway/upstream.js';
@@ -46,6 +50,8 @@ export interface App {
   readonly logger: Logger;
   readonly changes: ChangePoller;
   readonly catalog: ModelCatalog;
+  /** BYOK provider accounts (management, connection checks, and `resolve` for the gateway). */
+  readonly providerAccounts: ProviderAccountService;
   /** Listen on config.host:config.port (or the given port); returns the base URL. */
   listen(port?: number): Promise<string>;
   /** Stop taking requests, finish those in flight, flush write-behind state, close the store. */
@@ -63,12 +69,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     logger.warn({ err: (err as Error).message }, 'last_used_at flush failed; will retry'));
   const keys = new KeyService({ store, hasher: createKeyHasher(config.secret), cache, lastUsed });
   const failures = new MemoryFailureLimiter(config.auth.failureLimit, config.auth.failureWindowSeconds * 1000);
+  const registry = createProviderRegistry();
+  const providerAccounts = new ProviderAccountService({ store, cipher: createCredentialCipher(config.secret), adapters: (name) => registry[name] });
   const changes = new ChangePoller(store.changes, (c) => {
     if (c.kind === 'key') cache.invalidateKey(c.targetId);
+    else if (c.kind === 'provider') providerAccounts.invalidateOrg(c.targetId);
   }, config.auth.invalidationPollMs, logger);
 
-  const registry = createProviderRegistry();
-  const accounts: AccountResolver = deps.accounts ?? { resolve: async () => undefined, providers: async () => [] };
+  const accounts: AccountResolver = deps.accounts ?? providerAccounts;
   const catalog = new ModelCatalog(config, registry, accounts);
   const upstream = new UpstreamClient(config.upstream);
   const usage: UsageSink = deps.usage ?? { record: () => {} };
@@ -81,6 +89,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     api.decorateRequest('auth', null as never);
     api.addHook('onRequest', authenticate);
     keyRoutes(api, keys);
+    providerRoutes(api, providerAccounts, fetchProbe);
     auditRoutes(api, store.audit);
   }, { prefix: '/api/v1' });
   // The OpenAI-compatible gateway, also under /v1 for tools that assume OpenAI's paths.
@@ -97,7 +106,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   let closed: Promise<void> | undefined;
   return {
-    config, http, store, keys, logger, changes, catalog,
+    config, http, store, keys, logger, changes, catalog, providerAccounts,
     async listen(port = config.port) {
       return http.listen({ port, host: config.host });
     },

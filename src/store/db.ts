@@ -9,6 +9,7 @@ import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
+import { providerAccounts } from './migrations/002-provider-accounts.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -60,6 +61,7 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initial(dialect),
+    '002-provider-accounts': providerAccounts(dialect),
   };
 }
 

@@ -3,6 +3,7 @@ import { openDb, type Db, type OpenOptions } from './db.js';
 import { ApiKeyRepository } from './api-keys.js';
 import { AuditRepository } from './audit-events.js';
 import { ChangeRepository } from './changes.js';
+import { ProviderAccountRepository } from './provider-accounts.js';
 import { OrganizationRepository } from './organizations.js';
 import { UserRepository } from './users.js';
 
@@ -13,6 +14,7 @@ export interface Store {
   readonly keys: ApiKeyRepository;
   readonly audit: AuditRepository;
   readonly changes: ChangeRepository;
+  readonly providerAccounts: ProviderAccountRepository;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     keys: new ApiKeyRepository(k),
     audit: new AuditRepository(k),
     changes: new ChangeRepository(k),
+    providerAccounts: new ProviderAccountRepository(k),
     close: () => db.close(),
   };
 }

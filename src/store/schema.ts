@@ -15,6 +15,12 @@ export interface AuditEventsTable {
   id: string; org_id: string; actor: string; action: string; target_type: string; target_id: string;
   details: string; ip: string | null; created_at: number;
 }
+/** A BYOK provider account. `config` is JSON of the non-secret fields; the secret is only ciphertext. */
+export interface ProviderAccountsTable {
+  id: string; org_id: string; provider: string; name: string; config: string;
+  secret_ciphertext: string; secret_hint: string | null;
+  created_at: number; updated_at: number; created_by: string | null;
+}
 /** Change feed read by every process to invalidate its caches (polling bus). */
 export interface ChangesTable { id: Generated<number>; kind: string; target_id: string; created_at: number }
 
@@ -26,4 +32,5 @@ export interface Database {
   api_key_secrets: ApiKeySecretsTable;
   audit_events: AuditEventsTable;
   changes: ChangesTable;
+  provider_accounts: ProviderAccountsTable;
 }

@@ -241,3 +241,50 @@ describe('gateway through the OpenAI SDK', () => {
     assert.ok(events.every((e) => e.keyId && e.orgId && e.requestId && e.latencyMs >= 0));
   });
 });
+
+describe('Bring Your Own Key through the gateway', () => {
+  let g: GatewayFixture;
+  before(async () => { g = await startGateway(); });
+  after(async () => { await g?.close(); });
+
+  test('provider/model uses the organisation\'s own account, created through /api/v1/providers', async () => {
+    await assert.rejects(g.client.chat.completions.create({ model: 'anthropic/claude-sonnet-4-5', messages: [{ role: 'user', content: 'x' }] }),
+      (e: any) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found' && /AI Providers/.test(e.message));
+    const created = await g.t.call('/api/v1/providers', { key: g.t.adminKey, body: { provider: 'anthropic', name: 'our anthropic', api_key: 'test-key', base_url: g.fakes.anthropic.baseUrl } });
+    assert.equal(created.status, 201, created.text);
+    const before = g.usage.length;
+    const fakeBefore = g.fakes.anthropic.requests.length;
+    const r = await g.client.chat.completions.create({ model: 'anthropic/claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] });
+    assert.equal(r.choices[0]!.message.content, 'Hello from anthropic!');
+    const sent = g.fakes.anthropic.requests.slice(fakeBefore).find((q) => q.path === '/v1/messages')!;
+    assert.equal(sent.json.model, 'claude-sonnet-4-5', 'everything after the slash goes upstream unchanged');
+    const e = g.usage.slice(before).find((u) => u.model === 'anthropic/claude-sonnet-4-5')!;
+    assert.equal(e.byok, true);
+    assert.equal(e.provider, 'anthropic');
+    const s = await collect(await g.client.chat.completions.create({ model: 'anthropic/claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi [tools]' }], tools: TOOLS, stream: true }));
+    assert.deepEqual([...s.tools.keys()], [0, 1]);
+    const ids = (await g.client.models.list()).data.map((m) => m.id);
+    assert.ok(ids.includes('anthropic/claude-sonnet-4-5'), 'BYOK models are listed once the account exists');
+  });
+
+  test('a wrong BYOK credential is the provider\'s refusal (502), and deleting the account stops the route', async () => {
+    const created = await g.t.call('/api/v1/providers', { key: g.t.adminKey, body: { provider: 'openai', api_key: 'wrong-key', base_url: g.fakes.openai.baseUrl } });
+    assert.equal(created.status, 201, created.text);
+    await assert.rejects(g.client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+      (e: any) => e.status === 502 && e.code === 'upstream_error');
+    const patched = await g.t.call(`/api/v1/providers/${created.json.id}`, { method: 'PATCH', key: g.t.adminKey, body: { api_key: 'test-key' } });
+    assert.equal(patched.status, 200);
+    const ok = await g.client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(ok.choices[0]!.message.content, 'Hello from openai!');
+    assert.equal((await g.t.call(`/api/v1/providers/${created.json.id}`, { method: 'DELETE', key: g.t.adminKey })).status, 200);
+    await assert.rejects(g.client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+      (e: any) => e instanceof OpenAI.NotFoundError);
+  });
+
+  test('another organisation cannot use this organisation\'s provider account', async () => {
+    const other = await g.t.createKey({ orgSlug: 'byok-other', permissions: [...PERMISSIONS] });
+    const c = new OpenAI({ apiKey: other.key, baseURL: `${g.t.url}/api/v1`, maxRetries: 0 });
+    await assert.rejects(c.chat.completions.create({ model: 'anthropic/claude-sonnet-4-5', messages: [{ role: 'user', content: 'x' }] }),
+      (e: any) => e instanceof OpenAI.NotFoundError);
+  });
+});
