@@ -29,6 +29,7 @@ import { ModelCatalog, type AccountResolver } from './gateway/catalog.js';
 import { UpstreamClient } from './gateway/upstream.js';
 import { gatewayRoutes } from './gateway/routes.js';
 import type { UsageSink } from './metering/usage.js';
+import { PriceTable } from './metering/prices.js';
 
 export interface AppDeps {
   /** An already-open store (tests share one); otherwise opened from config.databaseUrl. */
@@ -80,6 +81,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const catalog = new ModelCatalog(config, registry, accounts);
   const upstream = new UpstreamClient(config.upstream);
   const usage: UsageSink = deps.usage ?? { record: () => {} };
+  const prices = new PriceTable(config.prices);
 
   const http = createHttpServer({ logger, trustProxy: config.trustProxy });
   registerJsonParser(http);
@@ -97,7 +99,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(async (api) => {
       api.decorateRequest('auth', null as never);
       api.addHook('onRequest', authenticate);
-      await gatewayRoutes(api, { catalog, upstream, usage, log: logger, maxBodyBytes: config.maxBodyBytes });
+      await gatewayRoutes(api, { catalog, upstream, usage, prices, log: logger, maxBodyBytes: config.maxBodyBytes });
     }, { prefix });
   }
 

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ProviderName } from '../providers/types.js';
+import type { Price } from '../metering/prices.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -60,6 +61,17 @@ const fileSchema = z.object({
     max_retries: z.number().int().optional(),
   }).strict().optional(),
   max_body_mb: z.number().optional(),
+  /** Price overrides and additions (USD per 1M tokens; per minute of audio), versioned by date. */
+  prices: z.array(z.object({
+    provider: z.enum(PROVIDERS),
+    model: z.string().min(1).max(200),
+    effective_from: z.union([z.string(), z.date()]).optional(),
+    input: z.number().min(0),
+    output: z.number().min(0),
+    cached_input: z.number().min(0).optional(),
+    cache_write: z.number().min(0).optional(),
+    audio_per_minute: z.number().min(0).optional(),
+  }).strict()).max(10_000).optional(),
   // Sections owned by later parts (prices, plans) are validated by their own modules.
 }).passthrough();
 
@@ -116,6 +128,8 @@ export interface Config {
     /** Retries before the first byte reached the client (connection errors, 408, 409, 429, 5xx). */
     readonly maxRetries: number;
   };
+  /** Price overrides (the built-in list prices come on top). */
+  readonly prices: readonly Price[];
   /** Largest JSON request body accepted on gateway routes. */
   readonly maxBodyBytes: number;
   /** The raw YAML document, for modules that own their own sections. */
@@ -279,6 +293,16 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     for (const f of m.fallbacks) if (f === m.name) problems.push(`models: '${m.name}' lists itself as a fallback`);
   }
 
+  const prices: Price[] = [];
+  for (const [i, p] of (file.prices ?? []).entries()) {
+    const from = p.effective_from === undefined ? 0 : p.effective_from instanceof Date ? p.effective_from.getTime() : Date.parse(p.effective_from);
+    if (!Number.isFinite(from)) problems.push(`prices[${i}]: effective_from must be a date like 2026-01-01`);
+    prices.push({
+      provider: p.provider, model: p.model, effectiveFrom: Number.isFinite(from) ? from : 0, input: p.input, output: p.output,
+      cachedInput: p.cached_input, cacheWrite: p.cache_write, audioPerMinute: p.audio_per_minute,
+    });
+  }
+
   // The secret: required with PostgreSQL (several nodes must share it); generated locally for SQLite.
   let secret = env.BACKBONE_SECRET ?? file.secret;
   if (secret !== undefined && secret.length < 32) {
@@ -297,7 +321,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   return deepFreeze({
     port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
-    databaseKind, redisUrl, secret, logLevel, trustProxy, auth, providers, models, upstream,
+    databaseKind, redisUrl, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), file: rawFile,
   } satisfies Config);
 }

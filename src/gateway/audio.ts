@@ -66,7 +66,7 @@ export function transcriptionHandler(deps: GatewayDeps) {
 
     const { key } = request.auth;
     const requestId = newRequestId();
-    const meter = new Meter(deps.usage, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'audio', model, stream: false });
+    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'audio', model, stream: false });
     try {
       const routes = await routesFor(deps, key, model);
       const abort = clientGone(reply.raw);

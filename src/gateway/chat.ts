@@ -34,7 +34,7 @@ export function chatHandler(deps: GatewayDeps) {
     const { key } = request.auth;
     const requestId = newRequestId();
     const stream = body.stream === true;
-    const meter = new Meter(deps.usage, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream });
+    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream });
     try {
       const routes = await routesFor(deps, key, body.model);
       const abort = clientGone(reply.raw);
@@ -65,7 +65,11 @@ export function chatHandler(deps: GatewayDeps) {
       const result = route.adapter.chat.response(json, ctx);
       meter.usage(result.usage);
       meter.finish(200, null);
-      reply.header('x-request-id', requestId);
+      // OpenAI's usage object has no cost; an extra field is ignored by the SDKs, and the header
+      // serves clients that only look at headers.
+      const cost = meter.costUsd;
+      if (result.body.usage) (result.body.usage as { cost_usd?: number }).cost_usd = cost;
+      reply.header('x-request-id', requestId).header('x-backbone-cost-usd', cost.toFixed(8));
       return result.body;
     } catch (err) {
       if (reply.raw.headersSent) {

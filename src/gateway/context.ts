@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { UsageSink } from '../metering/usage.js';
+import type { PriceTable } from '../metering/prices.js';
 import type { ModelCatalog, Route } from './catalog.js';
 import { modelAllowed } from './catalog.js';
 import type { UpstreamClient } from './upstream.js';
@@ -12,6 +13,7 @@ export interface GatewayDeps {
   catalog: ModelCatalog;
   upstream: UpstreamClient;
   usage: UsageSink;
+  prices: PriceTable;
   log: FastifyBaseLogger;
 }
 

@@ -35,7 +35,7 @@ export function embeddingsHandler(deps: GatewayDeps) {
     const body = parseInput(embeddingsBody, request.body) as EmbeddingCreateParams;
     const { key } = request.auth;
     const requestId = newRequestId();
-    const meter = new Meter(deps.usage, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'embeddings', model: body.model, stream: false });
+    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'embeddings', model: body.model, stream: false });
     try {
       const routes = await routesFor(deps, key, body.model);
       const created = Math.floor(Date.now() / 1000);

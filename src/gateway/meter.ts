@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import type { NormalizedUsage } from '../providers/types.js';
 import type { Endpoint, UsageEvent, UsageSink } from '../metering/usage.js';
 import type { Route } from './catalog.js';
+import { costOf, type Price, type PriceTable } from '../metering/prices.js';
 
 /** nginx's convention for "the client closed the request". */
 export const CLIENT_CLOSED = 499;
@@ -15,12 +16,13 @@ export class Meter {
   private readonly t0 = performance.now();
   private readonly event: UsageEvent;
   private done = false;
+  private price: Price | undefined;
 
-  constructor(private readonly sink: UsageSink, init: { requestId: string; orgId: string; keyId: string; endpoint: Endpoint; model: string; stream: boolean }) {
+  constructor(private readonly sink: UsageSink, private readonly prices: PriceTable, init: { requestId: string; orgId: string; keyId: string; endpoint: Endpoint; model: string; stream: boolean }) {
     this.event = {
       ...init, provider: null, upstreamModel: null, byok: false, status: 0, errorCode: null,
       promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
-      audioSeconds: null, latencyMs: 0, ttftMs: null, createdAt: Date.now(),
+      audioSeconds: null, costUsd: 0, latencyMs: 0, ttftMs: null, createdAt: Date.now(),
     };
   }
 
@@ -28,6 +30,18 @@ export class Meter {
     this.event.provider = r.provider;
     this.event.upstreamModel = r.upstreamModel;
     this.event.byok = r.byok;
+    // Azure deployments and aliases are priced by the model name the client used when the
+    // upstream name has no price of its own.
+    const bare = r.byok ? r.upstreamModel : r.requestedModel;
+    this.price = this.prices.lookup(r.provider, r.upstreamModel, this.event.createdAt) ?? this.prices.lookup(r.provider, bare, this.event.createdAt);
+  }
+
+  /** The cost so far (final once usage is known). */
+  get costUsd(): number {
+    return costOf(this.price, {
+      promptTokens: this.event.promptTokens, completionTokens: this.event.completionTokens, cachedTokens: this.event.cachedTokens,
+      cacheWriteTokens: this.event.cacheWriteTokens, reasoningTokens: this.event.reasoningTokens,
+    }, this.event.audioSeconds);
   }
 
   usage(u: NormalizedUsage | undefined): void {
@@ -53,6 +67,7 @@ export class Meter {
     this.event.status = status;
     this.event.errorCode = errorCode;
     this.event.latencyMs = Math.round((performance.now() - this.t0) * 100) / 100;
+    this.event.costUsd = this.costUsd;
     this.sink.record(this.event);
   }
 

@@ -29,6 +29,8 @@ export interface UsageEvent {
   reasoningTokens: number;
   /** Seconds of audio transcribed (from the provider's verbose answer, else null). */
   audioSeconds: number | null;
+  /** USD, from the price table in force when the request was made (0 when the model has no price). */
+  costUsd: number;
   latencyMs: number;
   /** Time to the first content byte of a stream; null when not streamed or nothing came. */
   ttftMs: number | null;

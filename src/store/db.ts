@@ -10,6 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration }
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { providerAccounts } from './migrations/002-provider-accounts.js';
+import { usageAndLimits } from './migrations/003-usage-and-limits.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -62,6 +63,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initial(dialect),
     '002-provider-accounts': providerAccounts(dialect),
+    '003-usage-and-limits': usageAndLimits(dialect),
   };
 }
 

@@ -1,10 +1,15 @@
 /** Table types shared by SQLite and PostgreSQL (Kysely). Times are Unix milliseconds; JSON is text. */
 import type { Generated } from 'kysely';
 
-export interface OrganizationsTable { id: string; slug: string; name: string; plan: string; created_at: number }
+/** Limits a key or an organisation may carry (null = none of its own). */
+export interface LimitColumns {
+  rpm_limit: number | null; tpm_limit: number | null; concurrency_limit: number | null;
+  budget_usd: number | null; budget_period: string | null;
+}
+export interface OrganizationsTable extends Partial<LimitColumns> { id: string; slug: string; name: string; plan: string; created_at: number }
 export interface UsersTable { id: string; email: string; name: string; password_hash: string | null; created_at: number }
 export interface MembershipsTable { org_id: string; user_id: string; role: string; created_at: number }
-export interface ApiKeysTable {
+export interface ApiKeysTable extends Partial<LimitColumns> {
   id: string; org_id: string; name: string; environment: string; prefix: string;
   permissions: string; allowed_models: string | null; allowed_ips: string | null;
   expires_at: number | null; created_at: number; created_by: string | null;
@@ -21,6 +26,14 @@ export interface ProviderAccountsTable {
   secret_ciphertext: string; secret_hint: string | null;
   created_at: number; updated_at: number; created_by: string | null;
 }
+/** The usage ledger: one row per gateway request. Booleans are 0/1 on both stores. */
+export interface UsageEventsTable {
+  id: string; org_id: string; key_id: string; endpoint: string; model: string; provider: string | null;
+  upstream_model: string | null; byok: number; stream: number; status: number; error_code: string | null;
+  prompt_tokens: number; completion_tokens: number; cached_tokens: number; cache_write_tokens: number;
+  reasoning_tokens: number; audio_seconds: number | null; cost_usd: number; latency_ms: number;
+  ttft_ms: number | null; created_at: number;
+}
 /** Change feed read by every process to invalidate its caches (polling bus). */
 export interface ChangesTable { id: Generated<number>; kind: string; target_id: string; created_at: number }
 
@@ -33,4 +46,5 @@ export interface Database {
   audit_events: AuditEventsTable;
   changes: ChangesTable;
   provider_accounts: ProviderAccountsTable;
+  usage_events: UsageEventsTable;
 }
