@@ -30,6 +30,9 @@ import { UpstreamClient } from './gateway/upstream.js';
 import { gatewayRoutes } from './gateway/routes.js';
 import type { UsageSink } from './metering/usage.js';
 import { PriceTable } from './metering/prices.js';
+import { UsageLedger } from './metering/ledger.js';
+import { usageRoutes } from './http/routes/usage.js';
+import { createLimiter, type Limiter, type RateLimitStore } from './limits/index.js';
 
 export interface AppDeps {
   /** An already-open store (tests share one); otherwise opened from config.databaseUrl. */
@@ -41,6 +44,8 @@ export interface AppDeps {
   usage?: UsageSink;
   /** The organisations' own provider accounts (BYOK). */
   accounts?: AccountResolver;
+  /** Counters for rate limits, budgets and quotas (default: Redis with REDIS_URL, else memory). */
+  rateLimits?: RateLimitStore;
 }
 
 export interface App {
@@ -53,6 +58,10 @@ export interface App {
   readonly catalog: ModelCatalog;
   /** BYOK provider accounts (management, connection checks, and `resolve` for the gateway). */
   readonly providerAccounts: ProviderAccountService;
+  /** The usage ledger: batched, write-behind usage rows (`stats()`, `flush()`). */
+  readonly ledger: UsageLedger;
+  /** Rate limits, budgets and plan quotas of the gateway. */
+  readonly limiter: Limiter;
   /** Listen on config.host:config.port (or the given port); returns the base URL. */
   listen(port?: number): Promise<string>;
   /** Stop taking requests, finish those in flight, flush write-behind state, close the store. */
@@ -75,22 +84,26 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const changes = new ChangePoller(store.changes, (c) => {
     if (c.kind === 'key') cache.invalidateKey(c.targetId);
     else if (c.kind === 'provider') providerAccounts.invalidateOrg(c.targetId);
+    else if (c.kind === 'org') limiter.invalidateOrg(c.targetId);
   }, config.auth.invalidationPollMs, logger);
 
   const accounts: AccountResolver = deps.accounts ?? providerAccounts;
   const catalog = new ModelCatalog(config, registry, accounts);
   const upstream = new UpstreamClient(config.upstream);
-  const usage: UsageSink = deps.usage ?? { record: () => {} };
+  const ledger = new UsageLedger(store.usage, logger, { queueMax: config.usage.queueMax, retentionDays: config.usage.retentionDays });
+  const usage: UsageSink = deps.usage ?? ledger;
   const prices = new PriceTable(config.prices);
+  const limiter = await createLimiter(config, { store, prices, log: logger, counters: deps.rateLimits });
 
   const http = createHttpServer({ logger, trustProxy: config.trustProxy });
   registerJsonParser(http);
-  healthRoutes(http, store.db);
+  healthRoutes(http, store.db, () => ledger.stats());
   const authenticate = createAuthHook({ keys, failures });
   await http.register(async (api) => {
     api.decorateRequest('auth', null as never);
     api.addHook('onRequest', authenticate);
     keyRoutes(api, keys);
+    usageRoutes(api, store.usage);
     providerRoutes(api, providerAccounts, fetchProbe);
     auditRoutes(api, store.audit);
   }, { prefix: '/api/v1' });
@@ -99,23 +112,32 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(async (api) => {
       api.decorateRequest('auth', null as never);
       api.addHook('onRequest', authenticate);
-      await gatewayRoutes(api, { catalog, upstream, usage, prices, log: logger, maxBodyBytes: config.maxBodyBytes });
+      await gatewayRoutes(api, { catalog, upstream, usage, prices, limiter, log: logger, maxBodyBytes: config.maxBodyBytes });
     }, { prefix });
   }
 
   await changes.start();
   lastUsed.start();
+  await ledger.start();
 
   let closed: Promise<void> | undefined;
   return {
-    config, http, store, keys, logger, changes, catalog, providerAccounts,
+    config, http, store, keys, logger, changes, catalog, providerAccounts, ledger, limiter,
     async listen(port = config.port) {
       return http.listen({ port, host: config.host });
     },
     close() {
       closed ??= (async () => {
         changes.stop();
-        await http.close();
+        // A connection whose request finishes after close() began would stay open as keep-alive and
+        // hold close() for Fastify's 72 s keep-alive timeout (past the shutdown deadline, so nothing
+        // queued would be flushed): close each one as soon as it goes idle.
+        const reap = setInterval(() => http.server.closeIdleConnections(), 50);
+        await http.close().finally(() => clearInterval(reap));
+        // Settlements of the requests that just finished, then the counter store (Redis).
+        await limiter.close();
+        // After the server: requests in flight have finished and recorded their usage.
+        await ledger.stop();
         await upstream.close();
         await lastUsed.stop();
         if (ownsStore) await store.close();

@@ -13,10 +13,13 @@ import { KeyCache } from './keys/cache.js';
 import { LastUsedTracker } from './keys/last-used.js';
 import { createKeyHasher } from './keys/hash.js';
 import { DEFAULT_PERMISSIONS } from './keys/permissions.js';
-import { createKeyInput, durationParam } from './keys/input.js';
+import { createKeyInput, durationParam, parseInput } from './keys/input.js';
 import { apiKeyJson } from './http/routes/keys.js';
 import { ApiError } from './errors.js';
 import type { Role } from './store/users.js';
+import { cliLimit, limitsSchema, toLimits } from './limits/input.js';
+import { BUDGET_PERIODS } from './limits/periods.js';
+import { orgJson, updateOrganization } from './limits/org-settings.js';
 
 const CLI_ACTOR: Actor = { id: 'cli', ip: null };
 
@@ -88,12 +91,18 @@ keysCmd.command('create')
   .option('--expires-in <duration>', 'e.g. 30d, 24h')
   .option('--models <list>', 'model allow-list (comma list)')
   .option('--ips <list>', 'IP / CIDR allow-list (comma list)')
+  .option('--rpm <n>', 'requests per minute (default: the plan\'s)')
+  .option('--tpm <n>', 'tokens per minute (default: the plan\'s)')
+  .option('--concurrency <n>', 'requests at a time (default: the plan\'s)')
+  .option('--budget <usd>', 'spending limit in USD, e.g. 50')
+  .addOption(new Option('--budget-period <period>', 'budget period (default: the key\'s lifetime)').choices([...BUDGET_PERIODS]))
   .option('--json', 'print JSON')
-  .action(async (o: { name: string; org?: string; permissions: string; env: string; expiresIn?: string; models?: string; ips?: string; json?: boolean }) => {
+  .action(async (o: { name: string; org?: string; permissions: string; env: string; expiresIn?: string; models?: string; ips?: string; json?: boolean } & LimitFlags) => {
     await withKeys(async ({ keys, orgId }) => {
       const input = createKeyInput({
         name: o.name, environment: o.env, permissions: o.permissions, expires_in: o.expiresIn,
         allowed_models: o.models ? list(o.models) : undefined, allowed_ips: o.ips ? list(o.ips) : undefined,
+        ...limitFlags(o),
       }, DEFAULT_PERMISSIONS);
       const { key, secret } = await keys.create(await orgId(o.org), input, CLI_ACTOR);
       print(!!o.json, { ...apiKeyJson(key), key: secret },
@@ -143,6 +152,17 @@ keysCmd.command('rotate <id>')
     });
   });
 
+interface LimitFlags { rpm?: string; tpm?: string; concurrency?: string; budget?: string; budgetPeriod?: string }
+
+/** `--rpm 60 --budget 50 --budget-period month` -> the API's limit fields (`none` clears one). */
+function limitFlags(o: LimitFlags) {
+  return {
+    rpm_limit: cliLimit(o.rpm, 'rpm_limit'), tpm_limit: cliLimit(o.tpm, 'tpm_limit'),
+    concurrency_limit: cliLimit(o.concurrency, 'concurrency_limit'), budget_usd: cliLimit(o.budget, 'budget_usd', false),
+    budget_period: o.budgetPeriod === undefined ? undefined : o.budgetPeriod === 'none' ? null : o.budgetPeriod,
+  };
+}
+
 const orgsCmd = program.command('orgs').description('manage organisations');
 orgsCmd.command('create')
   .requiredOption('--slug <slug>', 'short unique name, e.g. acme')
@@ -151,16 +171,37 @@ orgsCmd.command('create')
   .option('--json', 'print JSON')
   .action(async (o: { slug: string; name?: string; plan: string; json?: boolean }) => {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(o.slug)) throw new CliError('--slug must be lowercase letters, digits and dashes (at most 63)');
+    const plans = config().plans.map((p) => p.name);
+    if (!plans.includes(o.plan)) throw new CliError(`Unknown plan '${o.plan}'; the plans are ${plans.join(', ')}`);
     await withKeys(async ({ store }) => {
       if (await store.orgs.bySlug(o.slug)) throw new CliError(`An organisation with slug '${o.slug}' already exists`);
       const org = await store.orgs.create({ slug: o.slug, name: o.name ?? o.slug, plan: o.plan });
       print(!!o.json, { object: 'organization', id: org.id, slug: org.slug, name: org.name, plan: org.plan }, `Created organisation ${org.slug} (${org.id})`);
     });
   });
+orgsCmd.command('update <slug>')
+  .description("change an organisation's plan or limits (a running server applies it within a second)")
+  .option('--plan <plan>', 'plan name (see the plans: section of the config; built in: free, starter, scale, enterprise, unlimited)')
+  .option('--rpm <n>', 'requests per minute over all of its keys (none = no limit)')
+  .option('--tpm <n>', 'tokens per minute over all of its keys (none = no limit)')
+  .option('--concurrency <n>', 'requests at a time over all of its keys (none = no limit)')
+  .option('--budget <usd>', 'spending limit in USD over all of its keys (none = no budget)')
+  .addOption(new Option('--budget-period <period>', 'budget period (default: lifetime)').choices([...BUDGET_PERIODS, 'none']))
+  .option('--json', 'print JSON')
+  .action(async (slug: string, o: { plan?: string; json?: boolean } & LimitFlags) => {
+    const plans = config().plans.map((p) => p.name);
+    await withKeys(async ({ store }) => {
+      const org = await store.orgs.bySlug(slug);
+      if (!org) throw new CliError(`No organisation with slug '${slug}'`);
+      const limits = toLimits(parseInput(limitsSchema, limitFlags(o)));
+      const updated = await updateOrganization(store.orgs, plans, org, { plan: o.plan, limits }, CLI_ACTOR);
+      print(!!o.json, orgJson(updated), `Updated organisation ${updated.slug}: plan ${updated.plan}`);
+    });
+  });
 orgsCmd.command('list').option('--json', 'print JSON').action(async (o: { json?: boolean }) => {
   await withKeys(async ({ store }) => {
     const orgs = await store.orgs.list();
-    print(!!o.json, { object: 'list', data: orgs.map((g) => ({ id: g.id, slug: g.slug, name: g.name, plan: g.plan })) },
+    print(!!o.json, { object: 'list', data: orgs.map(orgJson) },
       orgs.map((g) => `${g.id}\t${g.slug}\t${g.plan}\t${g.name}`).join('\n'));
   });
 });

@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ProviderName } from '../providers/types.js';
 import type { Price } from '../metering/prices.js';
+import { parsePlans, type Plan } from '../limits/plans.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -27,6 +28,7 @@ const fileSchema = z.object({
   data_dir: z.string().optional(),
   database_url: z.string().optional(),
   redis_url: z.string().optional(),
+  redis_prefix: z.string().optional(),
   secret: z.string().optional(),
   log_level: z.string().optional(),
   trust_proxy: z.union([z.boolean(), z.string(), z.number()]).optional(),
@@ -61,6 +63,10 @@ const fileSchema = z.object({
     max_retries: z.number().int().optional(),
   }).strict().optional(),
   max_body_mb: z.number().optional(),
+  usage: z.object({
+    queue_max: z.number().int().optional(),
+    retention_days: z.number().int().optional(),
+  }).strict().optional(),
   /** Price overrides and additions (USD per 1M tokens; per minute of audio), versioned by date. */
   prices: z.array(z.object({
     provider: z.enum(PROVIDERS),
@@ -72,7 +78,7 @@ const fileSchema = z.object({
     cache_write: z.number().min(0).optional(),
     audio_per_minute: z.number().min(0).optional(),
   }).strict()).max(10_000).optional(),
-  // Sections owned by later parts (prices, plans) are validated by their own modules.
+  // `plans:` is validated by limits/plans.ts (parsePlans, below), its problems listed with the rest.
 }).passthrough();
 
 export interface PlatformModel {
@@ -101,6 +107,10 @@ export interface Config {
   readonly databaseUrl: string;
   readonly databaseKind: 'sqlite' | 'postgres';
   readonly redisUrl?: string;
+  /** Prepended to every Redis key, so several deployments (or test runs) can share one Redis. */
+  readonly redisPrefix: string;
+  /** The plans in force: the built-in ones with the config file's `plans:` on top. */
+  readonly plans: readonly Plan[];
   /** Pepper for key hashes and key for encrypting provider credentials. Never logged. */
   readonly secret: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -132,6 +142,12 @@ export interface Config {
   readonly prices: readonly Price[];
   /** Largest JSON request body accepted on gateway routes. */
   readonly maxBodyBytes: number;
+  readonly usage: {
+    /** Usage rows that may wait in memory for the store; beyond it the oldest are dropped (and counted). */
+    readonly queueMax: number;
+    /** Days of usage kept (whole months are removed); 0 keeps everything. */
+    readonly retentionDays: number;
+  };
   /** The raw YAML document, for modules that own their own sections. */
   readonly file: Readonly<Record<string, unknown>>;
 }
@@ -203,6 +219,9 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   }
   const redisUrl = env.REDIS_URL ?? file.redis_url;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  const redisPrefix = env.BACKBONE_REDIS_PREFIX ?? file.redis_prefix ?? 'backbone:';
+  if (!/^[\w:.-]{0,64}$/.test(redisPrefix)) problems.push('BACKBONE_REDIS_PREFIX must be at most 64 letters, digits, or _ : . -');
+  const plans = parsePlans(rawFile.plans, problems);
 
   const logLevel = (env.LOG_LEVEL ?? file.log_level ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
@@ -276,6 +295,12 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   const maxBodyMb = Number(env.BACKBONE_MAX_BODY_MB ?? file.max_body_mb ?? 20);
   if (!(maxBodyMb >= 1 && maxBodyMb <= 200)) problems.push('BACKBONE_MAX_BODY_MB must be a number of megabytes from 1 to 200');
 
+  const us = file.usage ?? {};
+  const usage = {
+    queueMax: int('BACKBONE_USAGE_QUEUE_MAX', env.BACKBONE_USAGE_QUEUE_MAX ?? us.queue_max, 100_000, 1000, 10_000_000),
+    retentionDays: int('BACKBONE_USAGE_RETENTION_DAYS', env.BACKBONE_USAGE_RETENTION_DAYS ?? us.retention_days, 400, 0, 36_500),
+  };
+
   const configured: Record<ProviderName, boolean> = {
     openai: !!providers.openai, anthropic: !!providers.anthropic, 'azure-openai': !!providers.azureOpenai,
     'vertex-ai': !!providers.vertexAi, ollama: !!providers.ollama,
@@ -321,8 +346,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   return deepFreeze({
     port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
-    databaseKind, redisUrl, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
-    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), file: rawFile,
+    databaseKind, redisUrl, redisPrefix, plans, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
+    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), usage, file: rawFile,
   } satisfies Config);
 }
 

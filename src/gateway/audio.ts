@@ -9,6 +9,8 @@ import { ApiError, invalidRequest } from '../errors.js';
 import { clientGone, dispatch } from './dispatch.js';
 import { fallbackLogger, newRequestId, routesFor, type GatewayDeps } from './context.js';
 import { Meter } from './meter.js';
+import type { Admission } from '../limits/admission.js';
+import { audioNeed } from '../limits/estimate.js';
 
 export const MAX_AUDIO_BYTES = 25 * 1024 * 1024;
 export const AUDIO_FORMATS = ['flac', 'mp3', 'mp4', 'mpeg', 'mpga', 'm4a', 'ogg', 'wav', 'webm'] as const;
@@ -47,7 +49,7 @@ async function readUpload(request: FastifyRequest): Promise<Upload> {
 }
 
 export function transcriptionHandler(deps: GatewayDeps) {
-  return async function transcribe(request: FastifyRequest, reply: FastifyReply) {
+  return async function transcribe(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
     const upload = await readUpload(request);
     const field = (name: string) => upload.fields.find(([k]) => k === name)?.[1];
     const model = field('model');
@@ -66,11 +68,12 @@ export function transcriptionHandler(deps: GatewayDeps) {
 
     const { key } = request.auth;
     const requestId = newRequestId();
-    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'audio', model, stream: false });
+    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'audio', model, stream: false }, (e) => admission.finish(e));
     try {
       const routes = await routesFor(deps, key, model);
       const abort = clientGone(reply.raw);
       const file = upload.file;
+      await admission.reserve(routes, audioNeed(file.data.length));
       const { route, res } = await dispatch(deps.upstream, routes, (r) => {
         if (!r.adapter.transcription) throw invalidRequest(`The model '${model}' (${r.provider}) does not offer audio transcription`, 'model');
         const { formModel, ...call } = r.adapter.transcription.request(r.account, { requestedModel: model, upstreamModel: r.upstreamModel, requestId, created: Math.floor(Date.now() / 1000) });

@@ -8,6 +8,8 @@ import { clientGone, dispatch } from './dispatch.js';
 import { fallbackLogger, newRequestId, routesFor, type GatewayDeps } from './context.js';
 import { Meter } from './meter.js';
 import { pipeStream } from './stream.js';
+import type { Admission } from '../limits/admission.js';
+import { chatNeed } from '../limits/estimate.js';
 
 const message = z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']) }).passthrough();
 const nullableNumber = z.number().nullable().optional();
@@ -29,15 +31,16 @@ const chatBody = z.object({
 }).passthrough();
 
 export function chatHandler(deps: GatewayDeps) {
-  return async function chat(request: FastifyRequest, reply: FastifyReply) {
+  return async function chat(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
     const body = parseInput(chatBody, request.body) as unknown as ChatCompletionCreateParams & { model: string };
     const { key } = request.auth;
     const requestId = newRequestId();
     const stream = body.stream === true;
-    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream });
+    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream }, (e) => admission.finish(e));
     try {
       const routes = await routesFor(deps, key, body.model);
       const abort = clientGone(reply.raw);
+      await admission.reserve(routes, chatNeed(body));
       const ctxFor = (model: string, upstreamModel: string): TranslateContext => ({
         requestedModel: model, upstreamModel, requestId, created: Math.floor(Date.now() / 1000),
       });
@@ -52,7 +55,7 @@ export function chatHandler(deps: GatewayDeps) {
         await pipeStream({
           raw: reply.raw, res, provider: route.provider, translator: route.adapter.chat.stream(ctx),
           format: route.adapter.chat.streamFormat, includeUsage: body.stream_options?.include_usage === true,
-          signal: abort.signal, meter, headers: { 'x-request-id': requestId },
+          signal: abort.signal, meter, headers: { ...admission.headers, 'x-request-id': requestId },
         });
         return reply;
       }

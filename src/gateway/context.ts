@@ -8,12 +8,15 @@ import { modelAllowed } from './catalog.js';
 import type { UpstreamClient } from './upstream.js';
 import { ApiError } from '../errors.js';
 import type { ApiKey } from '../keys/types.js';
+import type { Limiter } from '../limits/limiter.js';
 
 export interface GatewayDeps {
   catalog: ModelCatalog;
   upstream: UpstreamClient;
   usage: UsageSink;
   prices: PriceTable;
+  /** Rate limits, budgets and plan quotas (see gateway/limited.ts). */
+  limiter: Limiter;
   log: FastifyBaseLogger;
 }
 

@@ -7,6 +7,8 @@ import type { CreateEmbeddingResponse, EmbeddingCreateParams } from '../provider
 import { clientGone, dispatch } from './dispatch.js';
 import { fallbackLogger, newRequestId, routesFor, type GatewayDeps } from './context.js';
 import { Meter } from './meter.js';
+import type { Admission } from '../limits/admission.js';
+import { embeddingsNeed } from '../limits/estimate.js';
 
 const embeddingsBody = z.object({
   model: z.string().min(1).max(256),
@@ -31,15 +33,16 @@ export function encodeBase64(body: CreateEmbeddingResponse): void {
 }
 
 export function embeddingsHandler(deps: GatewayDeps) {
-  return async function embeddings(request: FastifyRequest, reply: FastifyReply) {
+  return async function embeddings(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
     const body = parseInput(embeddingsBody, request.body) as EmbeddingCreateParams;
     const { key } = request.auth;
     const requestId = newRequestId();
-    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'embeddings', model: body.model, stream: false });
+    const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'embeddings', model: body.model, stream: false }, (e) => admission.finish(e));
     try {
       const routes = await routesFor(deps, key, body.model);
       const created = Math.floor(Date.now() / 1000);
       const abort = clientGone(reply.raw);
+      await admission.reserve(routes, embeddingsNeed(body));
       const { route, res } = await dispatch(deps.upstream, routes, (r) => {
         if (!r.adapter.embeddings) throw invalidRequest(`The model '${body.model}' (${r.provider}) does not offer embeddings`, 'model');
         return { call: r.adapter.embeddings.request(body, r.account, { requestedModel: body.model, upstreamModel: r.upstreamModel, requestId, created }) };

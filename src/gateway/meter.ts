@@ -18,7 +18,13 @@ export class Meter {
   private done = false;
   private price: Price | undefined;
 
-  constructor(private readonly sink: UsageSink, private readonly prices: PriceTable, init: { requestId: string; orgId: string; keyId: string; endpoint: Endpoint; model: string; stream: boolean }) {
+  /** `onFinish` receives the final event right after the sink (the limiter settles with it). */
+  constructor(
+    private readonly sink: UsageSink,
+    private readonly prices: PriceTable,
+    init: { requestId: string; orgId: string; keyId: string; endpoint: Endpoint; model: string; stream: boolean },
+    private readonly onFinish?: (event: UsageEvent) => void,
+  ) {
     this.event = {
       ...init, provider: null, upstreamModel: null, byok: false, status: 0, errorCode: null,
       promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
@@ -68,7 +74,11 @@ export class Meter {
     this.event.errorCode = errorCode;
     this.event.latencyMs = Math.round((performance.now() - this.t0) * 100) / 100;
     this.event.costUsd = this.costUsd;
-    this.sink.record(this.event);
+    try {
+      this.sink.record(this.event);
+    } finally {
+      this.onFinish?.(this.event);
+    }
   }
 
   fail(err: unknown): void {

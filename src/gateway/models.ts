@@ -10,7 +10,9 @@ const modelJson = (m: ModelInfo) => ({ id: m.id, object: 'model' as const, creat
 export function modelsHandlers(deps: GatewayDeps) {
   const visible = async (request: FastifyRequest) => {
     const { key } = request.auth;
-    return (await deps.catalog.list(key.orgId)).filter((m) => modelAllowed(key.allowedModels, m.id));
+    // BYOK models are listed only when the organisation's plan lets it call them.
+    const { plan } = await deps.limiter.orgs.get(key.orgId);
+    return (await deps.catalog.list(key.orgId)).filter((m) => modelAllowed(key.allowedModels, m.id) && (plan.byok || !m.byok));
   };
   return {
     list: async (request: FastifyRequest) => ({ object: 'list', data: (await visible(request)).map(modelJson) }),
@@ -22,6 +24,9 @@ export function modelsHandlers(deps: GatewayDeps) {
       if (listed) return modelJson(listed);
       // Routable but not listed (any name of a served family): resolve to prove it exists.
       const { route } = await deps.catalog.resolve(id, key.orgId);
+      if (route.byok && !(await deps.limiter.orgs.get(key.orgId)).plan.byok) {
+        throw new ApiError('model_not_found', `The model '${id.slice(0, 256)}' does not exist or is not available to this key`, { param: 'model' });
+      }
       return modelJson({ id, provider: route.provider, byok: route.byok });
     },
   };

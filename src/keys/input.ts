@@ -7,6 +7,8 @@ import { ApiError, invalidRequest } from '../errors.js';
 import { isIpOrCidr } from './ip-allow-list.js';
 import { resolvePermissions, type Permission } from './permissions.js';
 import type { KeyEnvironment } from './format.js';
+import { checkBudget, limitFields, toLimits } from '../limits/input.js';
+import { NO_LIMITS, type Limits } from '../limits/types.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
@@ -36,6 +38,7 @@ export const createKeySchema = z.object({
   allowed_ips: ipList.optional(),
   expires_at: timestamp.optional(),
   expires_in: z.union([z.string().max(32), z.number()]).optional(),
+  ...limitFields,
 }).strict();
 
 export const updateKeySchema = z.object({
@@ -44,6 +47,7 @@ export const updateKeySchema = z.object({
   allowed_models: modelList.optional(),
   allowed_ips: ipList.optional(),
   expires_at: timestamp.optional(),
+  ...limitFields,
 }).strict();
 
 export const rotateKeySchema = z.object({
@@ -95,6 +99,8 @@ export interface CreateKeyInput {
   allowedModels: string[] | null;
   allowedIps: string[] | null;
   expiresAt: number | null;
+  /** Absent: no limits of its own (the plan's defaults apply). */
+  limits?: Limits;
 }
 
 /** Validate a create request into domain input. */
@@ -103,6 +109,8 @@ export function createKeyInput(body: unknown, defaults: readonly Permission[], n
   if (b.expires_at != null && b.expires_in !== undefined) throw invalidRequest('Give expires_at or expires_in, not both', 'expires_in');
   const inMs = durationParam(b.expires_in, 'expires_in');
   if (inMs === 0) throw invalidRequest('Invalid expires_in: must be more than zero', 'expires_in');
+  const limits: Limits = { ...NO_LIMITS, ...toLimits(b) };
+  checkBudget(limits);
   return {
     name: b.name,
     environment: b.environment ?? 'live',
@@ -110,6 +118,7 @@ export function createKeyInput(body: unknown, defaults: readonly Permission[], n
     allowedModels: b.allowed_models ?? null,
     allowedIps: b.allowed_ips ?? null,
     expiresAt: inMs !== undefined ? now + inMs : (toExpiry(b.expires_at, 'expires_at', now) ?? null),
+    limits,
   };
 }
 

@@ -17,6 +17,8 @@ import { LastUsedTracker } from './last-used.js';
 import { DEFAULT_PERMISSIONS, type Permission } from './permissions.js';
 import type { ApiKey } from './types.js';
 import type { CreateKeyInput } from './input.js';
+import { NO_LIMITS, limitsJson, type Limits } from '../limits/types.js';
+import { checkBudget } from '../limits/input.js';
 
 export type VerifyFailure = 'missing_api_key' | 'invalid_api_key' | 'key_revoked' | 'key_expired' | 'ip_not_allowed';
 
@@ -118,10 +120,11 @@ export class KeyService {
       id: newId('key'), orgId, name: input.name, environment: input.environment, prefix,
       permissions: input.permissions, allowedModels, allowedIps: input.allowedIps, expiresAt: input.expiresAt,
       createdAt: now, createdBy: actor.id, lastUsedAt: null, revokedAt: null, updatedAt: now,
+      limits: { ...(input.limits ?? NO_LIMITS) },
     };
     await this.store.keys.create(key, this.hasher(secret), this.audit(orgId, actor, 'api_key.created', key.id, {
       name: key.name, prefix, environment: key.environment, permissions: key.permissions,
-      allowed_models: key.allowedModels, allowed_ips: key.allowedIps, expires_at: key.expiresAt,
+      allowed_models: key.allowedModels, allowed_ips: key.allowedIps, expires_at: key.expiresAt, ...limitsJson(key.limits),
     }));
     return { key, secret };
   }
@@ -145,6 +148,14 @@ export class KeyService {
     for (const [field, label] of fields) {
       if (patch[field] !== undefined && JSON.stringify(patch[field]) !== JSON.stringify(before[field])) {
         changes[label] = { from: before[field], to: patch[field] };
+      }
+    }
+    if (patch.limits) {
+      const after: Limits = { ...before.limits, ...patch.limits };
+      checkBudget(after);
+      const [was, is] = [limitsJson(before.limits), limitsJson(after)];
+      for (const label of Object.keys(is) as (keyof typeof is)[]) {
+        if (was[label] !== is[label]) changes[label] = { from: was[label], to: is[label] };
       }
     }
     if (Object.keys(changes).length === 0) return before;

@@ -1,5 +1,6 @@
 import type { KeyEnvironment } from './format.js';
 import type { Permission } from './permissions.js';
+import type { Limits } from '../limits/types.js';
 
 /** An API key as the product knows it. Holds no secret: only the display prefix. */
 export interface ApiKey {
@@ -21,6 +22,8 @@ export interface ApiKey {
   lastUsedAt: number | null;
   revokedAt: number | null;
   updatedAt: number;
+  /** The key's own rate limits and budget (null fields: the plan's default, or none). */
+  limits: Limits;
 }
 
 /** What a secret hash resolves to: the key, and when this particular secret stops working

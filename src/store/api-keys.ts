@@ -4,6 +4,7 @@ import type { ApiKey, KeyLookup } from '../keys/types.js';
 import type { Permission } from '../keys/permissions.js';
 import type { KeyEnvironment } from '../keys/format.js';
 import { auditRow, type NewAuditEvent } from './audit-events.js';
+import { limitsFromRow, limitsToRow } from '../limits/types.js';
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 
@@ -15,6 +16,7 @@ function toKey(r: ApiKeysTable): ApiKey {
     allowedIps: r.allowed_ips === null ? null : (JSON.parse(r.allowed_ips) as string[]),
     expiresAt: r.expires_at, createdAt: r.created_at, createdBy: r.created_by,
     lastUsedAt: r.last_used_at, revokedAt: r.revoked_at, updatedAt: r.updated_at,
+    limits: limitsFromRow(r),
   };
 }
 
@@ -24,10 +26,14 @@ function toRow(k: ApiKey): ApiKeysTable {
     permissions: JSON.stringify(k.permissions), allowed_models: json(k.allowedModels), allowed_ips: json(k.allowedIps),
     expires_at: k.expiresAt, created_at: k.createdAt, created_by: k.createdBy,
     last_used_at: k.lastUsedAt, revoked_at: k.revokedAt, updated_at: k.updatedAt,
+    ...limitsToRow(k.limits),
   };
 }
 
-export type KeyPatch = Partial<Pick<ApiKey, 'name' | 'permissions' | 'allowedModels' | 'allowedIps' | 'expiresAt'>>;
+export type KeyPatch = Partial<Pick<ApiKey, 'name' | 'permissions' | 'allowedModels' | 'allowedIps' | 'expiresAt'>> & {
+  /** Only the limits given change. */
+  limits?: Partial<ApiKey['limits']>;
+};
 
 /**
  * API keys and their secret hashes. Every mutation writes its audit event and a change-feed row
@@ -90,6 +96,7 @@ export class ApiKeyRepository {
       if (patch.allowedModels !== undefined) set.allowed_models = json(patch.allowedModels);
       if (patch.allowedIps !== undefined) set.allowed_ips = json(patch.allowedIps);
       if (patch.expiresAt !== undefined) set.expires_at = patch.expiresAt;
+      if (patch.limits) Object.assign(set, limitsToRow(patch.limits));
       const res = await tx.updateTable('api_keys').set(set).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) return undefined;
       await this.sideEffects(tx, id, audit, now);

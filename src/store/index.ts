@@ -6,6 +6,7 @@ import { ChangeRepository } from './changes.js';
 import { ProviderAccountRepository } from './provider-accounts.js';
 import { OrganizationRepository } from './organizations.js';
 import { UserRepository } from './users.js';
+import { UsageEventRepository } from './usage-events.js';
 
 export interface Store {
   readonly db: Db;
@@ -15,6 +16,8 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly changes: ChangeRepository;
   readonly providerAccounts: ProviderAccountRepository;
+  /** The usage ledger (one row per gateway request). */
+  readonly usage: UsageEventRepository;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,7 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     audit: new AuditRepository(k),
     changes: new ChangeRepository(k),
     providerAccounts: new ProviderAccountRepository(k),
+    usage: new UsageEventRepository(k, db.dialect),
     close: () => db.close(),
   };
 }

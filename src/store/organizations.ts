@@ -1,10 +1,21 @@
 import type { Kysely } from 'kysely';
 import type { Database, OrganizationsTable } from './schema.js';
 import { newId } from './ids.js';
+import { auditRow, type NewAuditEvent } from './audit-events.js';
+import { limitsFromRow, limitsToRow, type Limits } from '../limits/types.js';
 
-export interface Organization { id: string; slug: string; name: string; plan: string; createdAt: number }
+export interface Organization {
+  id: string; slug: string; name: string; plan: string; createdAt: number;
+  /** The organisation's own limits, over all of its keys together (null fields: none). */
+  limits: Limits;
+}
 
-const toOrg = (r: OrganizationsTable): Organization => ({ id: r.id, slug: r.slug, name: r.name, plan: r.plan, createdAt: r.created_at });
+/** A change of plan and/or limits; only the fields given change. */
+export interface OrgPatch { plan?: string; limits?: Partial<Limits> }
+
+const toOrg = (r: OrganizationsTable): Organization => ({
+  id: r.id, slug: r.slug, name: r.name, plan: r.plan, createdAt: r.created_at, limits: limitsFromRow(r),
+});
 
 export const DEFAULT_ORG_SLUG = 'default';
 
@@ -25,6 +36,23 @@ export class OrganizationRepository {
   async byId(id: string): Promise<Organization | undefined> {
     const r = await this.db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toOrg(r);
+  }
+
+  /**
+   * Change an organisation's plan or limits. The audit event and a change-feed row (kind `org`)
+   * are written in the same transaction, so every process drops its cached copy.
+   */
+  async update(id: string, patch: OrgPatch, audit: NewAuditEvent, now = Date.now()): Promise<Organization | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const set: Partial<OrganizationsTable> = { ...limitsToRow(patch.limits ?? {}) };
+      if (patch.plan !== undefined) set.plan = patch.plan;
+      if (!(await tx.selectFrom('organizations').select('id').where('id', '=', id).executeTakeFirst())) return undefined;
+      if (Object.keys(set).length > 0) await tx.updateTable('organizations').set(set).where('id', '=', id).execute();
+      await tx.insertInto('audit_events').values(auditRow({ ...audit, createdAt: now })).execute();
+      await tx.insertInto('changes').values({ kind: 'org', target_id: id, created_at: now }).execute();
+      const r = await tx.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toOrg(r);
+    });
   }
 
   async list(): Promise<Organization[]> {

@@ -59,6 +59,8 @@ export interface FakeServer {
   requests: RecordedRequest[];
   /** Queue a fault for the next request (FIFO; one fault per request). */
   fault(f: Fault): void;
+  /** Drop faults still queued (when fewer requests than expected reached the fake). */
+  clearFaults(): void;
   /** Requests whose client disconnected early. */
   abortedCount(): number;
   close(): Promise<void>;
@@ -153,6 +155,7 @@ export async function startFakeServer(opts: FakeOptions): Promise<FakeServer> {
     origin: `http://127.0.0.1:${port}`,
     requests,
     fault: (f) => { faults.push(f); },
+    clearFaults: () => { faults.length = 0; },
     abortedCount: () => requests.filter((r) => r.aborted).length,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();

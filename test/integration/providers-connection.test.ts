@@ -153,6 +153,9 @@ for (const backend of all) {
     test('resolve() is memory-only when warm, for present and absent providers', async () => {
       const o = await org();
       await create(o.key, { provider: 'openai', api_key: 'sk-first-0123456789', base_url: 'https://proxy.example/v1' });
+      // Drain the change feed first: the create's own change row would otherwise invalidate the
+      // cache between the two resolve() calls whenever the poller happens to run in between.
+      await t.app.changes.poll();
       const repo = t.app.store.providerAccounts;
       const original = repo.list;
       let queries = 0;

@@ -5,6 +5,7 @@ import { backends } from '../support/backends.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { ApiKey } from '../../src/keys/types.js';
 import { newId } from '../../src/store/ids.js';
+import { NO_LIMITS } from '../../src/limits/types.js';
 
 const all = await backends();
 
@@ -15,7 +16,7 @@ function makeKey(orgId: string, over: Partial<ApiKey> = {}): ApiKey {
   return {
     id: newId('key'), orgId, name: 'k', environment: 'live', prefix: 'sk_live_abcdef', permissions: ['chat'],
     allowedModels: null, allowedIps: null, expiresAt: null, createdAt: now, createdBy: 'cli',
-    lastUsedAt: null, revokedAt: null, updatedAt: now, ...over,
+    lastUsedAt: null, revokedAt: null, updatedAt: now, limits: { ...NO_LIMITS }, ...over,
   };
 }
 

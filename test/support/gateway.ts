@@ -19,10 +19,16 @@ export interface GatewayFixture {
   fakes: { openai: Fake; azure: Fake; anthropic: Fake; gemini: Fake; ollama: Fake };
   usage: UsageEvent[];
   client: OpenAI;
+  /** The database and environment this instance runs with (for the CLI, or a second instance). */
+  databaseUrl: string;
+  env: Record<string, string>;
+  /** Another Backbone instance on the same database, config and fakes (closed with the fixture). */
+  startPeer(): Promise<TestApp>;
   close(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}): Promise<GatewayFixture> {
+/** `yaml`: extra lines for the config file (e.g. a `plans:` section). */
+export async function startGateway(env: Record<string, string> = {}, opts: { yaml?: string[] } = {}): Promise<GatewayFixture> {
   const [openai, azure, anthropic, gemini, ollama] = await Promise.all([
     startFakeOpenAI(), startFakeAzureOpenAI(), startFakeAnthropic(), startFakeGemini(), startFakeOllama(),
   ]);
@@ -33,10 +39,12 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ga
     '  - { name: llama3.2, provider: ollama }',
     '  - { name: flaky-gpt, provider: openai, upstream: gpt-4o-mini, fallbacks: [claude-sonnet-4-5] }',
     '  - { name: azure-whisper, provider: azure-openai, upstream: whisper }',
+    ...(opts.yaml ?? []),
     '',
   ].join('\n'));
   const usage: UsageEvent[] = [];
-  const t = await startTestApp(join(dir, 'backbone.db'), {
+  const databaseUrl = join(dir, 'backbone.db');
+  const fullEnv: Record<string, string> = {
     BACKBONE_CONFIG: join(dir, 'backbone.yaml'),
     OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: openai.baseUrl,
     AZURE_OPENAI_API_KEY: 'test-key', AZURE_OPENAI_ENDPOINT: azure.baseUrl,
@@ -46,11 +54,20 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ga
     BACKBONE_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
     BACKBONE_AUTH_FAILURE_LIMIT: '100000',
     ...env,
-  }, { usage: { record: (e) => usage.push(e) } });
+  };
+  const sink = { record: (e: UsageEvent) => { usage.push(e); } };
+  const t = await startTestApp(databaseUrl, fullEnv, { usage: sink });
   const client = new OpenAI({ apiKey: t.adminKey, baseURL: `${t.url}/api/v1`, maxRetries: 0 });
+  const peers: TestApp[] = [];
   return {
-    t, fakes: { openai, azure, anthropic, gemini, ollama }, usage, client,
+    t, fakes: { openai, azure, anthropic, gemini, ollama }, usage, client, databaseUrl, env: fullEnv,
+    async startPeer() {
+      const peer = await startTestApp(databaseUrl, fullEnv, { usage: sink });
+      peers.push(peer);
+      return peer;
+    },
     async close() {
+      for (const p of peers) await p.close();
       await t.close();
       await Promise.all([openai, azure, anthropic, gemini, ollama].map((f) => f.close()));
     },

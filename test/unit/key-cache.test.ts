@@ -4,9 +4,10 @@ import { KeyCache, type CachedKey } from '../../src/keys/cache.js';
 import { LastUsedTracker } from '../../src/keys/last-used.js';
 import { compileAllowList, isIpOrCidr } from '../../src/keys/ip-allow-list.js';
 import { MemoryFailureLimiter } from '../../src/limits/auth-failures.js';
+import { NO_LIMITS } from '../../src/limits/types.js';
 
 const entry = (id: string): CachedKey => ({
-  key: { id, orgId: 'o', name: 'n', environment: 'live', prefix: 'sk_live_x', permissions: [], allowedModels: null, allowedIps: null, expiresAt: null, createdAt: 0, createdBy: null, lastUsedAt: null, revokedAt: null, updatedAt: 0 },
+  key: { id, orgId: 'o', name: 'n', environment: 'live', prefix: 'sk_live_x', permissions: [], allowedModels: null, allowedIps: null, expiresAt: null, createdAt: 0, createdBy: null, lastUsedAt: null, revokedAt: null, updatedAt: 0, limits: NO_LIMITS },
   secretExpiresAt: null, ipCheck: null,
 });
 

@@ -8,6 +8,8 @@ import {
   createKeyInput, durationParam, parseInput, rotateKeySchema, toExpiry, toPermissions, updateKeySchema,
 } from '../../keys/input.js';
 import { invalidRequest } from '../../errors.js';
+import { limitsJson } from '../../limits/types.js';
+import { toLimits } from '../../limits/input.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -28,6 +30,7 @@ export function apiKeyJson(k: ApiKey, now = Date.now()) {
     last_used_at: iso(k.lastUsedAt),
     expires_at: iso(k.expiresAt),
     revoked_at: iso(k.revokedAt),
+    ...limitsJson(k.limits),
   };
 }
 
@@ -71,6 +74,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
       allowedModels: b.allowed_models,
       allowedIps: b.allowed_ips,
       expiresAt: b.expires_at === undefined ? undefined : (toExpiry(b.expires_at, 'expires_at', Date.now()) ?? null),
+      limits: toLimits(b),
     }, request.auth.actor);
     return apiKeyJson(key);
   });
