@@ -31,7 +31,8 @@ export async function dispatch(
     const auth = await route.adapter.authHeaders(route.account);
     let err: ApiError;
     try {
-      const res = await upstream.send(route.provider, { ...call, headers: { ...call.headers, ...auth } }, { signal, form });
+      const headers = Object.assign({}, call.headers, auth);
+      const res = await upstream.send(route.provider, { method: call.method, url: call.url, headers, body: call.body }, { signal, form });
       if (res.status >= 200 && res.status < 300) return { route, res };
       const text = await res.body.text().catch(() => '');
       err = toApiError(route.adapter.error(res.status, text, res.headers));
