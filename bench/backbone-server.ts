@@ -1,5 +1,5 @@
 /**
- * Backbone as the gateway benchmark runs it: its own process, built with `createApp(loadConfig(env))`
+ * Backbone as the gateway benchmark runs it: its own process, the compiled `dist/` build, made with `createApp(loadConfig(env))`
  * exactly as `backbone serve` does (SQLite in BACKBONE_DATA_DIR, the platform OpenAI provider from
  * OPENAI_API_KEY / OPENAI_BASE_URL), plus one real API key made through the KeyService so auth,
  * limits and metering are all on the request path. Reports `{ url, key }` over IPC; the message
@@ -12,9 +12,13 @@
 import { writeFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
 import { Session } from 'node:inspector/promises';
-import { loadConfig } from '../src/config/index.js';
-import { createApp } from '../src/app.js';
-import { DEFAULT_PERMISSIONS } from '../src/keys/permissions.js';
+// The compiled build, as `npm start` runs it (the gateway benchmark runs `npm run build` first):
+// tsx's transform of src/ adds work of its own on every closure a request creates.
+// (Typed from src/; loaded from dist/ through a computed path so the typecheck does not need it.)
+const dist = (m: string): Promise<unknown> => import(new URL(`../dist/${m}`, import.meta.url).href);
+const { loadConfig } = (await dist('config/index.js')) as typeof import('../src/config/index.js');
+const { createApp } = (await dist('app.js')) as typeof import('../src/app.js');
+const { DEFAULT_PERMISSIONS } = (await dist('keys/permissions.js')) as typeof import('../src/keys/permissions.js');
 
 const app = await createApp(loadConfig(process.env));
 const org = await app.store.orgs.ensureDefault();

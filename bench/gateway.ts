@@ -623,6 +623,7 @@ export async function benchGateway(): Promise<string> {
 
     const profileFile = PROFILE ? join(tmp, 'backbone.cpuprofile') : undefined;
     await run('backbone', async () => {
+      await promisify(execFile)('npm', ['run', 'build', '--silent'], { cwd: ROOT });
       const dataDir = join(tmp, 'backbone');
       const { child, msg } = await startTs<{ url: string; key: string }>('backbone', 'bench/backbone-server.ts', {
         BACKBONE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1',
@@ -631,7 +632,7 @@ export async function benchGateway(): Promise<string> {
       }, profileFile ? ['--enable-source-maps'] : []);
       return {
         child,
-        note: `createApp in bench/backbone-server.ts (SQLite in a temp dir, LOG_LEVEL=warn, a real key from KeyService)${PROFILE ? '; **run under the CPU profiler: its numbers include profiler overhead**' : ''}.`,
+        note: `createApp from the compiled dist/ in bench/backbone-server.ts (SQLite in a temp dir, LOG_LEVEL=warn, a real key from KeyService)${PROFILE ? '; **run under the CPU profiler: its numbers include profiler overhead**' : ''}.`,
         target: { name: 'backbone', origin: new URL(msg.url).origin, path: '/api/v1/chat/completions', headers: { ...json, authorization: `Bearer ${msg.key}` }, pid: child.pid },
       };
     });

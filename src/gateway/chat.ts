@@ -46,7 +46,7 @@ export function chatHandler(deps: GatewayDeps) {
       });
       const { route, res } = await dispatch(deps.upstream, routes, (r) => ({
         call: r.adapter.chat.request(body, r.account, ctxFor(body.model, r.upstreamModel)),
-      }), abort.signal, fallbackLogger(deps, requestId));
+      }), abort, fallbackLogger(deps, requestId));
       meter.route(route);
       const ctx = ctxFor(body.model, route.upstreamModel);
 
@@ -55,7 +55,7 @@ export function chatHandler(deps: GatewayDeps) {
         await pipeStream({
           raw: reply.raw, res, provider: route.provider, translator: route.adapter.chat.stream(ctx),
           format: route.adapter.chat.streamFormat, includeUsage: body.stream_options?.include_usage === true,
-          signal: abort.signal, meter, headers: { ...admission.headers, 'x-request-id': requestId },
+          signal: abort, meter, headers: { ...admission.headers, 'x-request-id': requestId },
         });
         return reply;
       }

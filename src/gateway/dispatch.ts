@@ -8,6 +8,7 @@ import { ApiError, type ErrorCode } from '../errors.js';
 import type { UpstreamCall, UpstreamErrorInfo } from '../providers/types.js';
 import type { Route } from './catalog.js';
 import type { UpstreamClient, UpstreamResponse } from './upstream.js';
+import { ClientGone } from './client-gone.js';
 
 export interface Dispatched {
   route: Route;
@@ -21,7 +22,7 @@ export async function dispatch(
   upstream: UpstreamClient,
   routes: Route[],
   build: (route: Route) => { call: UpstreamCall; form?: FormData },
-  signal: AbortSignal,
+  signal: ClientGone,
   onFallback?: (from: Route, err: ApiError) => void,
 ): Promise<Dispatched> {
   let last: ApiError | undefined;
@@ -59,11 +60,7 @@ export function toApiError(info: UpstreamErrorInfo): ApiError {
   });
 }
 
-/** An AbortSignal that fires when the client goes away before the response is complete. */
-export function clientGone(raw: import('node:http').ServerResponse): AbortController {
-  const controller = new AbortController();
-  raw.once('close', () => {
-    if (!raw.writableFinished) controller.abort(new Error('client closed the connection'));
-  });
-  return controller;
+/** Fires when the client goes away before the response is complete. */
+export function clientGone(raw: import('node:http').ServerResponse): ClientGone {
+  return new ClientGone(raw);
 }

@@ -4,6 +4,7 @@
  * in memory), emit `data: [DONE]` exactly once, and turn a mid-stream failure into an
  * `{"error":{...}}` event followed by the end of the stream.
  */
+import type { ClientGone } from './client-gone.js';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { ErrorBody, StreamOutput, StreamTranslator } from '../providers/types.js';
@@ -28,7 +29,7 @@ export interface PipeOptions {
   format: 'sse' | 'ndjson';
   /** Forward the usage-only final chunk (the client asked for `stream_options.include_usage`). */
   includeUsage: boolean;
-  signal: AbortSignal;
+  signal: ClientGone;
   meter: Meter;
   headers: Record<string, string>;
 }
@@ -40,7 +41,7 @@ export async function pipeStream(o: PipeOptions): Promise<void> {
   let failure: ErrorBody | undefined;
 
   const write = async (text: string): Promise<void> => {
-    if (!raw.write(text)) await once(raw, 'drain', { signal: o.signal });
+    if (!raw.write(text)) await once(raw, 'drain', { signal: o.signal.signal });
   };
   const render = (outputs: StreamOutput[]): string => {
     let buf = '';

@@ -4,11 +4,12 @@
  * honours `retry-after` — only before anything reached the client, and only on connection
  * errors, 408, 409, 429 and 5xx.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { FormData } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../errors.js';
 import type { UpstreamCall } from '../providers/types.js';
+import type { ClientGone } from './client-gone.js';
 
 export interface UpstreamOptions {
   connectTimeoutMs: number;
@@ -55,22 +56,24 @@ export class UpstreamClient {
    * status (the caller maps provider errors); rejects with ApiError upstream_error/upstream_timeout
    * when the provider could not be reached, or with the abort reason when the client went away.
    */
-  async send(provider: string, call: UpstreamCall, opts: { signal: AbortSignal; form?: FormData }): Promise<UpstreamResponse> {
+  async send(provider: string, call: UpstreamCall, opts: { signal: ClientGone; form?: FormData }): Promise<UpstreamResponse> {
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(call.url, {
-          method: call.method,
+        const { origin, path } = splitUrl(call.url);
+        res = await this.agent.request({
+          origin,
+          path,
+          method: call.method as Dispatcher.HttpMethod,
           headers: call.headers,
-          body: opts.form ?? call.body,
-          dispatcher: this.agent,
+          body: (opts.form ?? call.body) as Dispatcher.RequestOptions['body'],
           signal: opts.signal,
         });
       } catch (err) {
         if (opts.signal.aborted) throw err;
         const code = (err as { code?: string }).code ?? '';
         if (CONNECTION_ERRORS.has(code) && attempt < this.opts.maxRetries) {
-          await sleep(this.backoff(attempt), undefined, { signal: opts.signal });
+          await sleep(this.backoff(attempt), undefined, { signal: opts.signal.signal });
           continue;
         }
         throw classify(provider, err);
@@ -81,7 +84,7 @@ export class UpstreamClient {
       const wait = retryAfterMs(res.headers['retry-after']) ?? this.backoff(attempt);
       if (wait > this.maxRetryAfterMs) return { status: res.statusCode, headers: res.headers, body: res.body };
       await res.body.dump().catch(() => {});
-      await sleep(wait, undefined, { signal: opts.signal });
+      await sleep(wait, undefined, { signal: opts.signal.signal });
     }
   }
 
@@ -93,6 +96,20 @@ export class UpstreamClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** A provider's URLs repeat (one per model and operation): parse each once. Bounded. */
+const parsedUrls = new Map<string, { origin: string; path: string }>();
+
+export function splitUrl(url: string): { origin: string; path: string } {
+  let hit = parsedUrls.get(url);
+  if (!hit) {
+    const u = new URL(url);
+    hit = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (parsedUrls.size >= 1024) parsedUrls.clear();
+    parsedUrls.set(url, hit);
+  }
+  return hit;
 }
 
 function retryAfterMs(v: string | string[] | undefined): number | undefined {

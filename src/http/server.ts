@@ -6,13 +6,7 @@
 import Fastify, { LogController, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Socket } from 'node:net';
 import { ApiError, errorEnvelope } from '../errors.js';
-
-/** Everything that could carry a secret in a log record. */
-export const REDACT_PATHS = [
-  'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie',
-  'headers.authorization', 'headers["x-api-key"]', 'authorization', 'key', 'secret', 'api_key', 'apiKey',
-  '*.key', '*.secret', '*.api_key', '*.apiKey', '*.authorization',
-];
+import { LazyChildLogger } from '../logger.js';
 
 export interface HttpServerOptions {
   logger: FastifyServerOptions['loggerInstance'];
@@ -27,6 +21,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     loggerInstance: opts.logger,
     // No log line per request on the hot path; errors and auth refusals are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // The per-request child logger is made only if the request logs something.
+    childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger as never, bindings, options) as unknown as typeof logger,
     // Fastify accepts a hop count at run time although its types omit it.
     trustProxy: opts.trustProxy as boolean | string,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,

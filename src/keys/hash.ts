@@ -4,7 +4,7 @@
  * The pepper is derived from BACKBONE_SECRET with HKDF so the same secret can also key encryption
  * of provider credentials without the two uses sharing key material.
  */
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync } from 'node:crypto';
 
 export type KeyHasher = (key: string) => string;
 
@@ -13,6 +13,7 @@ export function deriveSubkey(secret: string, purpose: string): Buffer {
 }
 
 export function createKeyHasher(secret: string): KeyHasher {
-  const pepper = deriveSubkey(secret, 'api-key-hash');
+  // A KeyObject made once: createHmac with a raw Buffer would import the key on every call.
+  const pepper = createSecretKey(deriveSubkey(secret, 'api-key-hash'));
   return (key) => createHmac('sha256', pepper).update(key).digest('hex');
 }

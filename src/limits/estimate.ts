@@ -76,20 +76,28 @@ interface ChatLike {
 }
 
 export function chatNeed(body: ChatLike): NeedOf {
-  const promptTokens = tokensOf([body.messages, body.tools ?? null, body.response_format ?? null]);
+  // Counted on first use: most requests meet no quota or budget, and the count serialises the body.
+  let prompt: number | undefined;
   const explicit = body.max_completion_tokens ?? body.max_tokens ?? null;
   const n = body.n ?? 1;
-  return (route) => ({ promptTokens, completionTokens: n * (explicit ?? outputCap(route, !!body.reasoning_effort)), audioSeconds: null });
+  return (route) => ({
+    promptTokens: (prompt ??= tokensOf([body.messages, body.tools ?? null, body.response_format ?? null])),
+    completionTokens: n * (explicit ?? outputCap(route, !!body.reasoning_effort)),
+    audioSeconds: null,
+  });
 }
 
 export function embeddingsNeed(body: { input: unknown }): NeedOf {
   // Token-id arrays are already tokens; text is estimated like a prompt.
   const input = body.input;
-  const ids = Array.isArray(input) && input.every((x) => typeof x === 'number') ? input.length
-    : Array.isArray(input) && input.every((x) => Array.isArray(x)) ? (input as unknown[][]).reduce((a, x) => a + x.length, 0)
-      : null;
-  const promptTokens = ids ?? tokensOf(input);
-  return () => ({ promptTokens, completionTokens: 0, audioSeconds: null });
+  let promptTokens: number | undefined;
+  const count = (): number => {
+    const ids = Array.isArray(input) && input.every((x) => typeof x === 'number') ? input.length
+      : Array.isArray(input) && input.every((x) => Array.isArray(x)) ? (input as unknown[][]).reduce((a, x) => a + x.length, 0)
+        : null;
+    return ids ?? tokensOf(input);
+  };
+  return () => ({ promptTokens: (promptTokens ??= count()), completionTokens: 0, audioSeconds: null });
 }
 
 /** Audio is priced per minute, and the duration is unknown until the answer: bound it by the file
