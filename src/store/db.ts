@@ -17,6 +17,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Db {
   readonly kysely: Kysely<Database>;
   readonly dialect: Dialect;
+  /** The SQLite connection itself (SQLite only), for the usage ledger's prepared bulk insert. */
+  readonly sqlite?: SQLite.Database;
   /** Throws when the store cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -30,6 +32,7 @@ export interface OpenOptions {
 export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
   const dialect: Dialect = /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
   let kysely: Kysely<Database>;
+  let raw: SQLite.Database | undefined;
   if (dialect === 'postgres') {
     const pool = new pg.Pool({
       connectionString: url,
@@ -42,7 +45,7 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
-    const sqlite = new SQLite(url);
+    const sqlite = (raw = new SQLite(url));
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
@@ -53,6 +56,7 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
   return {
     kysely,
     dialect,
+    sqlite: raw,
     ping: async () => { await sql`select 1`.execute(kysely); },
     close: () => kysely.destroy(),
   };

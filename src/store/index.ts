@@ -32,7 +32,7 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     audit: new AuditRepository(k),
     changes: new ChangeRepository(k),
     providerAccounts: new ProviderAccountRepository(k),
-    usage: new UsageEventRepository(k, db.dialect),
+    usage: new UsageEventRepository(k, db.dialect, db.sqlite),
     close: () => db.close(),
   };
 }

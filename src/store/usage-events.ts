@@ -5,6 +5,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageEventsTable } from './schema.js';
 import type { Dialect } from './db.js';
+import type { Database as SQLiteDatabase } from 'better-sqlite3';
 import type { UsageEvent } from '../metering/usage.js';
 import { dropPartitionsBefore, ensureMonthPartitions, monthStart, type PartitionReport } from './usage-partitions.js';
 
@@ -76,14 +77,39 @@ export function isRowError(err: unknown): boolean {
     || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG';
 }
 
+const COLUMNS = [
+  'id', 'org_id', 'key_id', 'endpoint', 'model', 'provider', 'upstream_model', 'byok', 'stream', 'status', 'error_code',
+  'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens',
+  'audio_seconds', 'cost_usd', 'latency_ms', 'ttft_ms', 'created_at',
+] as const satisfies readonly (keyof UsageEventsTable)[];
+
 export class UsageEventRepository {
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: Dialect) {}
+  /** SQLite: one prepared single-row INSERT run for every row inside one transaction, instead of a
+   *  freshly built and parsed multi-row statement per batch (about a third less CPU per row). */
+  private sqliteInsert: ((rows: UsageEventsTable[]) => number) | undefined;
+
+  constructor(private readonly db: Kysely<Database>, private readonly dialect: Dialect, private readonly sqlite?: SQLiteDatabase) {}
+
+  private preparedInsert(sqlite: SQLiteDatabase): (rows: UsageEventsTable[]) => number {
+    const stmt = sqlite.prepare(`INSERT INTO usage_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT DO NOTHING`);
+    return sqlite.transaction((rows: UsageEventsTable[]) => {
+      let n = 0;
+      for (const r of rows) n += stmt.run(r).changes;
+      return n;
+    });
+  }
 
   /**
    * One multi-row INSERT per batch, idempotent on the request id: a batch retried after a partial
    * failure (or an unacknowledged commit) never duplicates. Returns the rows actually inserted.
    */
   async insertBatch(events: readonly UsageEvent[]): Promise<number> {
+    // Not while a Kysely transaction is open on the shared connection (it spans ticks): better-sqlite3
+    // would nest these rows in it as a savepoint, and its rollback would take them with it.
+    if (this.sqlite?.open && !this.sqlite.inTransaction) {
+      this.sqliteInsert ??= this.preparedInsert(this.sqlite);
+      return this.sqliteInsert(events.map(usageRow));
+    }
     let inserted = 0;
     for (let i = 0; i < events.length; i += ROWS_PER_STATEMENT) {
       const rows = events.slice(i, i + ROWS_PER_STATEMENT).map(usageRow);
