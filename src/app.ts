@@ -8,7 +8,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
 import { createLogger } from './logger.js';
 import { openStore, type Store } from './store/index.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, type NotFoundFallback } from './http/server.js';
 import { registerJsonParser } from './http/json-body.js';
 import { createAuthHook } from './http/auth.js';
 import { keyRoutes } from './http/routes/keys.js';
@@ -33,6 +33,13 @@ import { PriceTable } from './metering/prices.js';
 import { UsageLedger } from './metering/ledger.js';
 import { usageRoutes } from './http/routes/usage.js';
 import { createLimiter, type Limiter, type RateLimitStore } from './limits/index.js';
+import { SessionService } from './users/sessions.js';
+import { UserService } from './users/service.js';
+import { LoginThrottle } from './users/login-throttle.js';
+import { sessionRoutes } from './http/routes/session.js';
+import { memberRoutes } from './http/routes/members.js';
+import { pricingRoutes } from './http/routes/pricing.js';
+import { webRoutes } from './http/web.js';
 
 export interface AppDeps {
   /** An already-open store (tests share one); otherwise opened from config.databaseUrl. */
@@ -46,6 +53,8 @@ export interface AppDeps {
   accounts?: AccountResolver;
   /** Counters for rate limits, budgets and quotas (default: Redis with REDIS_URL, else memory). */
   rateLimits?: RateLimitStore;
+  /** The built dashboard to serve at `/` (default: dist/web at the package root). */
+  webDir?: string;
 }
 
 export interface App {
@@ -62,6 +71,8 @@ export interface App {
   readonly ledger: UsageLedger;
   /** Rate limits, budgets and plan quotas of the gateway. */
   readonly limiter: Limiter;
+  /** Dashboard accounts: setup, sign-in, organisations, members, invites. */
+  readonly users: UserService;
   /** Listen on config.host:config.port (or the given port); returns the base URL. */
   listen(port?: number): Promise<string>;
   /** Stop taking requests, finish those in flight, flush write-behind state, close the store. */
@@ -95,17 +106,30 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const prices = new PriceTable(config.prices);
   const limiter = await createLimiter(config, { store, prices, log: logger, counters: deps.rateLimits });
 
-  const http = createHttpServer({ logger, trustProxy: config.trustProxy });
+  const sessions = new SessionService(store, config.secret, config.dashboard.sessionTtlHours * 3_600_000);
+  const users = new UserService({
+    store, secret: config.secret, inviteTtlMs: config.dashboard.inviteTtlHours * 3_600_000,
+    throttle: new LoginThrottle(config.dashboard.loginFailureLimit, config.dashboard.loginFailureWindowSeconds * 1000),
+  });
+
+  // The dashboard's SPA fallback, filled in once its static files are registered.
+  const notFoundFallback: NotFoundFallback = {};
+  const http = createHttpServer({ logger, trustProxy: config.trustProxy, notFoundFallback });
   registerJsonParser(http);
   healthRoutes(http, store.db, () => ledger.stats());
   const authenticate = createAuthHook({ keys, failures });
+  // Management routes also accept a dashboard session cookie; the gateway below takes keys only.
+  const authenticateWithSessions = createAuthHook({ keys, failures, sessions });
   await http.register(async (api) => {
     api.decorateRequest('auth', null as never);
-    api.addHook('onRequest', authenticate);
+    api.addHook('onRequest', authenticateWithSessions);
     keyRoutes(api, keys);
     usageRoutes(api, store.usage);
     providerRoutes(api, providerAccounts, fetchProbe);
     auditRoutes(api, store.audit);
+    sessionRoutes(api, { users, sessions });
+    memberRoutes(api, { users, orgs: store.orgs, plans: config.plans });
+    pricingRoutes(api, { catalog, prices, orgs: limiter.orgs });
   }, { prefix: '/api/v1' });
   // The OpenAI-compatible gateway, also under /v1 for tools that assume OpenAI's paths.
   for (const prefix of ['/api/v1', '/v1']) {
@@ -116,13 +140,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     }, { prefix });
   }
 
+  notFoundFallback.handle = await webRoutes(http, deps.webDir);
+
   await changes.start();
   lastUsed.start();
   await ledger.start();
 
   let closed: Promise<void> | undefined;
   return {
-    config, http, store, keys, logger, changes, catalog, providerAccounts, ledger, limiter,
+    config, http, store, keys, logger, changes, catalog, providerAccounts, ledger, limiter, users,
     async listen(port = config.port) {
       return http.listen({ port, host: config.host });
     },

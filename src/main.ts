@@ -4,7 +4,7 @@
  * through the change feed within one poll interval.
  */
 import { Command, Option } from 'commander';
-import { scryptSync, randomBytes } from 'node:crypto';
+import { hashPassword, MIN_PASSWORD_LENGTH } from './users/password.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { createApp } from './app.js';
 import { openStore, type Store } from './store/index.js';
@@ -221,9 +221,8 @@ usersCmd.command('create')
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
       const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-      if (password.length < 10) throw new CliError('The password must be at least 10 characters');
-      const salt = randomBytes(16);
-      passwordHash = `scrypt$${salt.toString('base64')}$${scryptSync(password, salt, 64, { N: 16384, r: 8, p: 1 }).toString('base64')}`;
+      if (password.length < MIN_PASSWORD_LENGTH) throw new CliError(`The password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+      passwordHash = await hashPassword(password);
     }
     await withKeys(async ({ store, orgId }) => {
       if (await store.users.byEmail(o.email)) throw new CliError(`A user with email ${o.email} already exists`);

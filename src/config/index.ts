@@ -63,6 +63,12 @@ const fileSchema = z.object({
     max_retries: z.number().int().optional(),
   }).strict().optional(),
   max_body_mb: z.number().optional(),
+  dashboard: z.object({
+    session_ttl_hours: z.number().int().optional(),
+    login_failure_limit: z.number().int().optional(),
+    login_failure_window_seconds: z.number().int().optional(),
+    invite_ttl_hours: z.number().int().optional(),
+  }).strict().optional(),
   usage: z.object({
     queue_max: z.number().int().optional(),
     retention_days: z.number().int().optional(),
@@ -147,6 +153,16 @@ export interface Config {
     readonly queueMax: number;
     /** Days of usage kept (whole months are removed); 0 keeps everything. */
     readonly retentionDays: number;
+  };
+  /** The web dashboard's accounts. */
+  readonly dashboard: {
+    /** How long a sign-in lasts. */
+    readonly sessionTtlHours: number;
+    /** Wrong passwords per email and client address per window before sign-in answers 429. */
+    readonly loginFailureLimit: number;
+    readonly loginFailureWindowSeconds: number;
+    /** How long an invite link stays usable. */
+    readonly inviteTtlHours: number;
   };
   /** The raw YAML document, for modules that own their own sections. */
   readonly file: Readonly<Record<string, unknown>>;
@@ -301,6 +317,14 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     retentionDays: int('BACKBONE_USAGE_RETENTION_DAYS', env.BACKBONE_USAGE_RETENTION_DAYS ?? us.retention_days, 400, 0, 36_500),
   };
 
+  const ds = file.dashboard ?? {};
+  const dashboard = {
+    sessionTtlHours: int('BACKBONE_SESSION_TTL_HOURS', env.BACKBONE_SESSION_TTL_HOURS ?? ds.session_ttl_hours, 168, 1, 8760),
+    loginFailureLimit: int('BACKBONE_LOGIN_FAILURE_LIMIT', env.BACKBONE_LOGIN_FAILURE_LIMIT ?? ds.login_failure_limit, 5, 1, 1000),
+    loginFailureWindowSeconds: int('BACKBONE_LOGIN_FAILURE_WINDOW', env.BACKBONE_LOGIN_FAILURE_WINDOW ?? ds.login_failure_window_seconds, 900, 1, 86_400),
+    inviteTtlHours: int('BACKBONE_INVITE_TTL_HOURS', env.BACKBONE_INVITE_TTL_HOURS ?? ds.invite_ttl_hours, 168, 1, 8760),
+  };
+
   const configured: Record<ProviderName, boolean> = {
     openai: !!providers.openai, anthropic: !!providers.anthropic, 'azure-openai': !!providers.azureOpenai,
     'vertex-ai': !!providers.vertexAi, ollama: !!providers.ollama,
@@ -347,7 +371,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   return deepFreeze({
     port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
     databaseKind, redisUrl, redisPrefix, plans, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
-    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), usage, file: rawFile,
+    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), usage, dashboard, file: rawFile,
   } satisfies Config);
 }
 

@@ -66,7 +66,7 @@ export function transcriptionHandler(deps: GatewayDeps) {
     const unknown = upload.fields.find(([k]) => k !== 'model' && !FIELDS.has(k));
     if (unknown) throw invalidRequest(`Unknown field '${unknown[0].slice(0, 64)}'`, unknown[0].slice(0, 64));
 
-    const { key } = request.auth;
+    const key = request.auth.key!; // the gateway authenticates keys only, never sessions
     const requestId = newRequestId();
     const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'audio', model, stream: false }, (e) => admission.finish(e));
     try {

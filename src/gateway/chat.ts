@@ -33,7 +33,7 @@ const chatBody = z.object({
 export function chatHandler(deps: GatewayDeps) {
   return async function chat(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
     const body = parseInput(chatBody, request.body) as unknown as ChatCompletionCreateParams & { model: string };
-    const { key } = request.auth;
+    const key = request.auth.key!; // the gateway authenticates keys only, never sessions
     const requestId = newRequestId();
     const stream = body.stream === true;
     const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream }, (e) => admission.finish(e));

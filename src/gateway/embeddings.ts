@@ -35,7 +35,7 @@ export function encodeBase64(body: CreateEmbeddingResponse): void {
 export function embeddingsHandler(deps: GatewayDeps) {
   return async function embeddings(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
     const body = parseInput(embeddingsBody, request.body) as EmbeddingCreateParams;
-    const { key } = request.auth;
+    const key = request.auth.key!; // the gateway authenticates keys only, never sessions
     const requestId = newRequestId();
     const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'embeddings', model: body.model, stream: false }, (e) => admission.finish(e));
     try {

@@ -12,7 +12,7 @@ export type LimitedHandler = (request: FastifyRequest, reply: FastifyReply, admi
 
 export function limited(limiter: Limiter, handler: LimitedHandler) {
   return async function limitedHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const admission = await limiter.admit(request.auth.key);
+    const admission = await limiter.admit(request.auth.key!);
     reply.headers(admission.headers);
     try {
       return await handler(request, reply, admission);

@@ -9,7 +9,8 @@ const modelJson = (m: ModelInfo) => ({ id: m.id, object: 'model' as const, creat
 
 export function modelsHandlers(deps: GatewayDeps) {
   const visible = async (request: FastifyRequest) => {
-    const { key } = request.auth;
+    // The gateway authenticates keys only (no sessions), so there is always a key.
+    const key = request.auth.key!;
     // BYOK models are listed only when the organisation's plan lets it call them.
     const { plan } = await deps.limiter.orgs.get(key.orgId);
     return (await deps.catalog.list(key.orgId)).filter((m) => modelAllowed(key.allowedModels, m.id) && (plan.byok || !m.byok));
@@ -18,7 +19,7 @@ export function modelsHandlers(deps: GatewayDeps) {
     list: async (request: FastifyRequest) => ({ object: 'list', data: (await visible(request)).map(modelJson) }),
     get: async (request: FastifyRequest) => {
       const id = (request.params as { '*': string })['*'];
-      const { key } = request.auth;
+      const key = request.auth.key!;
       if (!modelAllowed(key.allowedModels, id)) throw new ApiError('model_not_found', `The model '${id.slice(0, 256)}' does not exist or is not available to this key`, { param: 'model' });
       const listed = (await visible(request)).find((m) => m.id === id);
       if (listed) return modelJson(listed);

@@ -2,6 +2,12 @@
  * Bearer authentication for every `/api/v1` route (RFC 6750; `x-api-key` is accepted too), the
  * permission each route declares in `config.permission`, and the brute-force guard.
  * Runs in onRequest, before any body is read.
+ *
+ * On the management routes (not the gateway) a request with no key but a dashboard session cookie
+ * is authenticated as that user in the session's current organisation, with the permissions of
+ * the user's role. The cookie work happens only when no key header is present, so the Bearer
+ * path costs what it did. Cookie-authenticated state changes need the session's CSRF token in
+ * `x-csrf-token`.
  */
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ApiError } from '../errors.js';
@@ -9,11 +15,28 @@ import type { KeyService, Actor, VerifyFailure } from '../keys/service.js';
 import type { FailureLimiter } from '../limits/auth-failures.js';
 import type { Permission } from '../keys/permissions.js';
 import type { ApiKey } from '../keys/types.js';
+import type { Role, User } from '../store/users.js';
+import type { SessionService } from '../users/sessions.js';
+import { readCookie, SESSION_COOKIE } from '../users/cookies.js';
+import { ROLE_PERMISSIONS, roleAtLeast } from '../users/roles.js';
+
+/** The signed-in dashboard user behind a cookie-authenticated request. */
+export interface SessionUser {
+  user: User;
+  role: Role;
+  /** The session's stored identity (the keyed hash of its token). */
+  tokenHash: string;
+  /** The raw token, to derive the CSRF token; never logged or returned. */
+  token: string;
+}
 
 export interface AuthContext {
-  key: ApiKey;
+  /** The API key, or null for a dashboard session. */
+  key: ApiKey | null;
   orgId: string;
   actor: Actor;
+  /** Set for a dashboard session (cookie), undefined for an API key. */
+  session?: SessionUser;
 }
 
 declare module 'fastify' {
@@ -21,8 +44,12 @@ declare module 'fastify' {
     auth: AuthContext;
   }
   interface FastifyContextConfig {
-    /** The permission a key needs for this route. */
+    /** The permission a key (or a session's role) needs for this route. */
     permission?: Permission;
+    /** No authentication (sign-in, first-run setup, invite preview). */
+    public?: boolean;
+    /** Only a signed-in dashboard user with at least this role (keys are refused). */
+    role?: Role;
   }
 }
 
@@ -45,8 +72,12 @@ export function extractKey(request: FastifyRequest): string | undefined {
   return typeof x === 'string' && x.length > 0 ? x : undefined;
 }
 
-export function createAuthHook(deps: { keys: KeyService; failures: FailureLimiter }): onRequestHookHandler {
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function createAuthHook(deps: { keys: KeyService; failures: FailureLimiter; sessions?: SessionService }): onRequestHookHandler {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const config = request.routeOptions.config;
+    if (config.public) return;
     const ip = request.ip;
     const blocked = deps.failures.blockedFor(ip);
     if (blocked > 0) {
@@ -54,7 +85,16 @@ export function createAuthHook(deps: { keys: KeyService; failures: FailureLimite
         headers: { 'retry-after': String(blocked) },
       });
     }
-    const result = await deps.keys.verify(extractKey(request), ip);
+    const presented = extractKey(request);
+    if (presented === undefined && deps.sessions && request.headers.cookie) {
+      const token = readCookie(request, SESSION_COOKIE);
+      if (token !== undefined) return authenticateSession(request, deps.sessions, token, ip);
+    }
+    if (config.role) {
+      if (presented === undefined) throw new ApiError('missing_api_key', 'Sign in to the dashboard to do this');
+      throw new ApiError('insufficient_permissions', 'This action is only available to a signed-in dashboard user');
+    }
+    const result = await deps.keys.verify(presented, ip);
     if (!result.valid) {
       if (result.code !== 'missing_api_key' && result.code !== 'ip_not_allowed') deps.failures.recordFailure(ip);
       // Only the key id (when the secret was recognised) is logged, never the presented value.
@@ -68,9 +108,31 @@ export function createAuthHook(deps: { keys: KeyService; failures: FailureLimite
     }
     const key = result.key;
     request.auth = { key, orgId: key.orgId, actor: { id: `key:${key.id}`, ip, permissions: key.permissions, allowedModels: key.allowedModels } };
-    const needed = request.routeOptions.config.permission;
+    const needed = config.permission;
     if (needed && !key.permissions.includes(needed)) {
       throw new ApiError('insufficient_permissions', `This API key lacks the '${needed}' permission required for this action`);
     }
   };
+}
+
+/** A dashboard session: valid cookie, CSRF token on state changes, then the role's permissions. */
+async function authenticateSession(request: FastifyRequest, sessions: SessionService, token: string, ip: string): Promise<void> {
+  const s = await sessions.resolve(token);
+  if (!s) throw new ApiError('invalid_session', 'Your session has ended; sign in again');
+  if (!SAFE_METHODS.has(request.method) && !sessions.checkCsrf(token, request.headers['x-csrf-token'])) {
+    request.log.info({ userId: s.user.id, ip }, 'CSRF token missing or wrong');
+    throw new ApiError('invalid_csrf_token', 'Missing or invalid CSRF token; send the x-csrf-token header from GET /api/v1/session');
+  }
+  const permissions = ROLE_PERMISSIONS[s.role];
+  request.auth = {
+    key: null, orgId: s.orgId, session: { user: s.user, role: s.role, tokenHash: s.tokenHash, token },
+    actor: { id: `user:${s.user.id}`, ip, permissions, allowedModels: null },
+  };
+  const { permission, role } = request.routeOptions.config;
+  if (permission && !permissions.includes(permission)) {
+    throw new ApiError('insufficient_permissions', `Your role (${s.role}) lacks the '${permission}' permission required for this action`);
+  }
+  if (role && !roleAtLeast(s.role, role)) {
+    throw new ApiError('insufficient_permissions', `This action needs the ${role} role; yours is ${s.role}`);
+  }
 }

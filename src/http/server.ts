@@ -3,7 +3,7 @@
  * (validation, unknown routes, bodies too large, malformed headers), redacted structured logs,
  * and no per-request log line on the hot path.
  */
-import Fastify, { LogController, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Socket } from 'node:net';
 import { ApiError, errorEnvelope } from '../errors.js';
 import { LazyChildLogger } from '../logger.js';
@@ -12,7 +12,12 @@ export interface HttpServerOptions {
   logger: FastifyServerOptions['loggerInstance'];
   trustProxy: boolean | number | string;
   bodyLimit?: number;
+  /** Consulted before the JSON 404: answers a request itself (the dashboard's SPA fallback) by returning true. */
+  notFoundFallback?: NotFoundFallback;
 }
+
+/** Set `handle` after the routes are registered; it answers a request itself by returning true. */
+export interface NotFoundFallback { handle?: (request: FastifyRequest, reply: FastifyReply) => boolean }
 
 const envelope = errorEnvelope;
 
@@ -65,6 +70,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) => {
+    if (opts.notFoundFallback?.handle?.(request, reply)) return;
     reply.code(404).send(envelope('not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
   });
 

@@ -37,6 +37,9 @@ export interface Actor {
   allowedModels?: readonly string[] | null;
 }
 
+/** Limits key management to the keys one actor created (dashboard members). */
+export interface KeyScope { createdBy: string }
+
 export interface KeyServiceDeps {
   store: Store;
   hasher: KeyHasher;
@@ -129,18 +132,19 @@ export class KeyService {
     return { key, secret };
   }
 
-  async get(orgId: string, id: string): Promise<ApiKey> {
+  /** `scope.createdBy`: only a key made by this actor is found (a dashboard member's view); others are 404. */
+  async get(orgId: string, id: string, scope?: KeyScope): Promise<ApiKey> {
     const key = await this.store.keys.get(orgId, id);
-    if (!key) throw notFound('API key');
+    if (!key || (scope && key.createdBy !== scope.createdBy)) throw notFound('API key');
     return key;
   }
 
-  list(orgId: string, opts: { limit: number; after?: string }): Promise<ApiKey[]> {
+  list(orgId: string, opts: { limit: number; after?: string; createdBy?: string }): Promise<ApiKey[]> {
     return this.store.keys.list(orgId, opts);
   }
 
-  async update(orgId: string, id: string, patch: KeyPatch, actor: Actor): Promise<ApiKey> {
-    const before = await this.get(orgId, id);
+  async update(orgId: string, id: string, patch: KeyPatch, actor: Actor, scope?: KeyScope): Promise<ApiKey> {
+    const before = await this.get(orgId, id, scope);
     if (patch.permissions) this.checkGrant(actor, patch.permissions);
     if (patch.allowedModels !== undefined) this.checkModels(actor, patch.allowedModels);
     const changes: Record<string, { from: unknown; to: unknown }> = {};
@@ -165,8 +169,8 @@ export class KeyService {
     return key;
   }
 
-  async revoke(orgId: string, id: string, actor: Actor): Promise<ApiKey> {
-    const existing = await this.get(orgId, id);
+  async revoke(orgId: string, id: string, actor: Actor, scope?: KeyScope): Promise<ApiKey> {
+    const existing = await this.get(orgId, id, scope);
     const key = await this.store.keys.revoke(orgId, id, this.audit(orgId, actor, 'api_key.revoked', id, { name: existing.name, prefix: existing.prefix }), this.now());
     this.cache.invalidateKey(id);
     if (!key) throw notFound('API key');
@@ -174,8 +178,8 @@ export class KeyService {
   }
 
   /** New secret for the same key id; the old secret keeps working for `graceMs` (0 = stops at once). */
-  async rotate(orgId: string, id: string, graceMs: number, actor: Actor): Promise<{ key: ApiKey; secret: string; previousSecretExpiresAt: number }> {
-    const existing = await this.get(orgId, id);
+  async rotate(orgId: string, id: string, graceMs: number, actor: Actor, scope?: KeyScope): Promise<{ key: ApiKey; secret: string; previousSecretExpiresAt: number }> {
+    const existing = await this.get(orgId, id, scope);
     if (existing.revokedAt !== null) throw invalidRequest('A revoked key cannot be rotated; create a new key', 'id');
     const { key: secret, prefix } = generateKey(existing.environment);
     const now = this.now();
@@ -192,7 +196,8 @@ export class KeyService {
     if (!actor.permissions) return;
     const missing = wanted.find((p) => !actor.permissions!.includes(p));
     if (missing) {
-      throw new ApiError('insufficient_permissions', `This API key cannot grant the '${missing}' permission, which it does not hold itself`, { param: 'permissions' });
+      const who = actor.id.startsWith('user:') ? 'Your role' : 'This API key';
+      throw new ApiError('insufficient_permissions', `${who} cannot grant the '${missing}' permission, which it does not hold itself`, { param: 'permissions' });
     }
   }
 

@@ -74,8 +74,9 @@ export class ApiKeyRepository {
   }
 
   /** Oldest first; `after` is the id of the last key of the previous page. */
-  async list(orgId: string, opts: { limit: number; after?: string }): Promise<ApiKey[]> {
+  async list(orgId: string, opts: { limit: number; after?: string; createdBy?: string }): Promise<ApiKey[]> {
     let q = this.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId);
+    if (opts.createdBy !== undefined) q = q.where('created_by', '=', opts.createdBy);
     if (opts.after) {
       const cursor = await this.db.selectFrom('api_keys').select(['created_at', 'id']).where('org_id', '=', orgId).where('id', '=', opts.after).executeTakeFirst();
       if (!cursor) return [];

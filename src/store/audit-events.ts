@@ -36,8 +36,9 @@ export class AuditRepository {
   }
 
   /** Newest first. `before` is a created_at cursor. */
-  async list(orgId: string, opts: { limit: number; targetId?: string; before?: number }): Promise<AuditEvent[]> {
+  async list(orgId: string, opts: { limit: number; targetId?: string; before?: number; actor?: string }): Promise<AuditEvent[]> {
     let q = this.db.selectFrom('audit_events').selectAll().where('org_id', '=', orgId);
+    if (opts.actor) q = q.where('actor', '=', opts.actor);
     if (opts.targetId) q = q.where('target_id', '=', opts.targetId);
     if (opts.before !== undefined) q = q.where('created_at', '<', opts.before);
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();

@@ -11,6 +11,7 @@ import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { providerAccounts } from './migrations/002-provider-accounts.js';
 import { usageAndLimits } from './migrations/003-usage-and-limits.js';
+import { dashboard } from './migrations/004-dashboard.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -68,6 +69,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '001-initial': initial(dialect),
     '002-provider-accounts': providerAccounts(dialect),
     '003-usage-and-limits': usageAndLimits(dialect),
+    '004-dashboard': dashboard(dialect),
   };
 }
 

@@ -7,6 +7,8 @@ import { ProviderAccountRepository } from './provider-accounts.js';
 import { OrganizationRepository } from './organizations.js';
 import { UserRepository } from './users.js';
 import { UsageEventRepository } from './usage-events.js';
+import { SessionRepository } from './sessions.js';
+import { InviteRepository } from './invites.js';
 
 export interface Store {
   readonly db: Db;
@@ -18,6 +20,9 @@ export interface Store {
   readonly providerAccounts: ProviderAccountRepository;
   /** The usage ledger (one row per gateway request). */
   readonly usage: UsageEventRepository;
+  /** Dashboard sign-in sessions and invite links. */
+  readonly sessions: SessionRepository;
+  readonly invites: InviteRepository;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,8 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     changes: new ChangeRepository(k),
     providerAccounts: new ProviderAccountRepository(k),
     usage: new UsageEventRepository(k, db.dialect, db.sqlite),
+    sessions: new SessionRepository(k),
+    invites: new InviteRepository(k),
     close: () => db.close(),
   };
 }

@@ -55,6 +55,16 @@ export class OrganizationRepository {
     });
   }
 
+  /** Rename, with its audit event, in one transaction. */
+  async rename(id: string, name: string, audit: NewAuditEvent, now = Date.now()): Promise<Organization | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('organizations').set({ name }).where('id', '=', id).execute();
+      await tx.insertInto('audit_events').values(auditRow({ ...audit, createdAt: now })).execute();
+      const r = await tx.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toOrg(r);
+    });
+  }
+
   async list(): Promise<Organization[]> {
     return (await this.db.selectFrom('organizations').selectAll().orderBy('created_at').execute()).map(toOrg);
   }

@@ -34,6 +34,13 @@ export interface UsageEventsTable {
   reasoning_tokens: number; audio_seconds: number | null; cost_usd: number; latency_ms: number;
   ttft_ms: number | null; created_at: number;
 }
+/** A dashboard sign-in. `token_hash` is HMAC-SHA-256 of the cookie's token; `org_id` is the current organisation. */
+export interface SessionsTable { token_hash: string; user_id: string; org_id: string; created_at: number; expires_at: number; ip: string | null }
+/** An invite link: single use, expiring; only the token's keyed hash is stored. */
+export interface InvitesTable {
+  id: string; org_id: string; token_hash: string; email: string | null; role: string; created_by: string;
+  created_at: number; expires_at: number; accepted_at: number | null; accepted_by: string | null;
+}
 /** Change feed read by every process to invalidate its caches (polling bus). */
 export interface ChangesTable { id: Generated<number>; kind: string; target_id: string; created_at: number }
 
@@ -47,4 +54,6 @@ export interface Database {
   changes: ChangesTable;
   provider_accounts: ProviderAccountsTable;
   usage_events: UsageEventsTable;
+  sessions: SessionsTable;
+  invites: InvitesTable;
 }

@@ -20,7 +20,14 @@ export interface UsageQuery {
   to: number;
   keyId?: string;
   model?: string;
+  provider?: string;
   groupBy?: UsageGroupBy;
+}
+
+/** One failed request, for the dashboard's "recent errors". */
+export interface UsageError {
+  id: string; keyId: string; endpoint: string; model: string; provider: string | null;
+  status: number; errorCode: string | null; latencyMs: number; createdAt: number;
 }
 
 export interface UsageTotals {
@@ -125,6 +132,7 @@ export class UsageEventRepository {
       .where('org_id', '=', q.orgId).where('created_at', '>=', q.from).where('created_at', '<', q.to);
     if (q.keyId !== undefined) base = base.where('key_id', '=', q.keyId);
     if (q.model !== undefined) base = base.where('model', '=', q.model);
+    if (q.provider !== undefined) base = base.where('provider', '=', q.provider);
     const metrics = [
       sql<number>`count(*)`.as('requests'),
       sql<number>`coalesce(sum(prompt_tokens), 0)`.as('prompt_tokens'),
@@ -150,6 +158,22 @@ export class UsageEventRepository {
       costUsd: t.costUsd + g.costUsd, errors: t.errors + g.errors,
     }), { requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, costUsd: 0, errors: 0 });
     return { totals, groups };
+  }
+
+  /** The latest failed requests (status >= 400 or an error code), newest first. */
+  async recentErrors(q: Omit<UsageQuery, 'groupBy'> & { limit: number }): Promise<UsageError[]> {
+    let base = this.db.selectFrom('usage_events')
+      .select(['id', 'key_id', 'endpoint', 'model', 'provider', 'status', 'error_code', 'latency_ms', 'created_at'])
+      .where('org_id', '=', q.orgId).where('created_at', '>=', q.from).where('created_at', '<', q.to)
+      .where((eb) => eb.or([eb('status', '>=', 400), eb('error_code', 'is not', null)]));
+    if (q.keyId !== undefined) base = base.where('key_id', '=', q.keyId);
+    if (q.model !== undefined) base = base.where('model', '=', q.model);
+    if (q.provider !== undefined) base = base.where('provider', '=', q.provider);
+    const rows = await base.orderBy('created_at', 'desc').limit(q.limit).execute();
+    return rows.map((r) => ({
+      id: r.id, keyId: r.key_id, endpoint: r.endpoint, model: r.model, provider: r.provider, status: Number(r.status),
+      errorCode: r.error_code, latencyMs: Number(r.latency_ms), createdAt: Number(r.created_at),
+    }));
   }
 
   /** PostgreSQL: make this month's and next month's partitions ahead. SQLite: nothing to do. */

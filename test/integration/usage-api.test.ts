@@ -181,5 +181,29 @@ for (const backend of all) {
       assert.deepEqual(r.data.map((d: any) => d.status), [200, 404]);
       await assert.rejects(client.get('/usage', { query: { group_by: 'week' } }), (e: unknown) => e instanceof OpenAI.BadRequestError && (e as any).param === 'group_by');
     });
+
+    test('provider filter (the dashboard\'s Usage page)', async () => {
+      const res = await get(`${range}&provider=anthropic`);
+      assert.equal(res.status, 200);
+      assert.equal(res.json.totals.requests, 1);
+      assert.equal(res.json.totals.prompt_tokens, 7);
+      const openai = await get(`${range}&provider=openai&group_by=model`);
+      assert.deepEqual(openai.json.data.map((d: any) => d.model).sort(), [EVIL_MODEL, 'gpt-4o-mini'].sort());
+    });
+
+    test('GET /usage/errors: the latest failed requests in the range, newest first, with the same filters and scope', async () => {
+      const res = await t.call(`/api/v1/usage/errors?${range}`, { key: t.adminKey });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.json.data.map((e: any) => [e.model, e.status, e.error_code]), [
+        ['gpt-5-nope', 404, 'model_not_found'],
+        ['claude-sonnet-4-5', 200, 'upstream_error'],
+      ]);
+      assert.equal(res.json.data[0].key_id, a2.id);
+      assert.equal((await t.call(`/api/v1/usage/errors?${range}&provider=anthropic`, { key: t.adminKey })).json.data.length, 1);
+      assert.equal((await t.call(`/api/v1/usage/errors?${range}&limit=1`, { key: t.adminKey })).json.data.length, 1);
+      assert.deepEqual((await t.call(`/api/v1/usage/errors?${range}`, { key: b.key })).json.data, [], 'another organisation sees none');
+      assert.equal((await t.call(`/api/v1/usage/errors?${range}&limit=0`, { key: t.adminKey })).status, 400);
+      assert.equal((await t.call(`/api/v1/usage/errors?${range}`, { key: a2.key })).status, 403, 'needs usage:read');
+    });
   });
 }

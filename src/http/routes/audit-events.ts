@@ -14,7 +14,9 @@ export function auditRoutes(app: FastifyInstance, audit: AuditRepository): void 
   app.get('/audit-events', { config: { permission: 'keys:read' } }, async (request) => {
     const q = parseInput(query, request.query);
     const limit = q.limit ?? 100;
-    const rows = await audit.list(request.auth.orgId, { limit: limit + 1, targetId: q.target_id, before: q.before ? Date.parse(q.before) : undefined });
+    // A dashboard member sees what they did themselves; admins and owners see the organisation's log.
+    const actor = request.auth.session?.role === 'member' ? request.auth.actor.id : undefined;
+    const rows = await audit.list(request.auth.orgId, { limit: limit + 1, targetId: q.target_id, before: q.before ? Date.parse(q.before) : undefined, actor });
     return {
       object: 'list',
       data: rows.slice(0, limit).map((e) => ({

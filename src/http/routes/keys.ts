@@ -1,7 +1,8 @@
 /** Management API for API keys: `/api/v1/keys`. Another organisation's key answers 404. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { seesOnlyOwnKeys } from '../../users/roles.js';
 import { z } from 'zod';
-import type { KeyService } from '../../keys/service.js';
+import type { KeyScope, KeyService } from '../../keys/service.js';
 import type { ApiKey } from '../../keys/types.js';
 import { DEFAULT_PERMISSIONS } from '../../keys/permissions.js';
 import {
@@ -45,6 +46,12 @@ const idParam = (params: unknown): string => {
   return id;
 };
 
+/** A dashboard member manages only the keys they created; everyone else sees the organisation's. */
+const scopeOf = (request: FastifyRequest): KeyScope | undefined => {
+  const s = request.auth.session;
+  return s && seesOnlyOwnKeys(s.role) ? { createdBy: request.auth.actor.id } : undefined;
+};
+
 export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
   app.post('/keys', { config: { permission: 'keys:write' } }, async (request, reply) => {
     const input = createKeyInput(request.body, DEFAULT_PERMISSIONS);
@@ -57,13 +64,13 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
   app.get('/keys', { config: { permission: 'keys:read' } }, async (request) => {
     const q = parseInput(listQuery, request.query);
     const limit = q.limit ?? 100;
-    const page = await keys.list(request.auth.orgId, { limit: limit + 1, after: q.after });
+    const page = await keys.list(request.auth.orgId, { limit: limit + 1, after: q.after, createdBy: scopeOf(request)?.createdBy });
     const now = Date.now();
     return { object: 'list', data: page.slice(0, limit).map((k) => apiKeyJson(k, now)), has_more: page.length > limit };
   });
 
   app.get('/keys/:id', { config: { permission: 'keys:read' } }, async (request) => {
-    return apiKeyJson(await keys.get(request.auth.orgId, idParam(request.params)));
+    return apiKeyJson(await keys.get(request.auth.orgId, idParam(request.params), scopeOf(request)));
   });
 
   app.patch('/keys/:id', { config: { permission: 'keys:write' } }, async (request) => {
@@ -75,18 +82,18 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
       allowedIps: b.allowed_ips,
       expiresAt: b.expires_at === undefined ? undefined : (toExpiry(b.expires_at, 'expires_at', Date.now()) ?? null),
       limits: toLimits(b),
-    }, request.auth.actor);
+    }, request.auth.actor, scopeOf(request));
     return apiKeyJson(key);
   });
 
   app.post('/keys/:id/revoke', { config: { permission: 'keys:write' } }, async (request) => {
-    return apiKeyJson(await keys.revoke(request.auth.orgId, idParam(request.params), request.auth.actor));
+    return apiKeyJson(await keys.revoke(request.auth.orgId, idParam(request.params), request.auth.actor, scopeOf(request)));
   });
 
   app.post('/keys/:id/rotate', { config: { permission: 'keys:write' } }, async (request, reply) => {
     const b = parseInput(rotateKeySchema, request.body);
     const graceMs = durationParam(b.grace ?? b.grace_period, b.grace !== undefined ? 'grace' : 'grace_period') ?? 0;
-    const { key, secret, previousSecretExpiresAt } = await keys.rotate(request.auth.orgId, idParam(request.params), graceMs, request.auth.actor);
+    const { key, secret, previousSecretExpiresAt } = await keys.rotate(request.auth.orgId, idParam(request.params), graceMs, request.auth.actor, scopeOf(request));
     reply.header('cache-control', 'no-store');
     return { ...apiKeyJson(key), key: secret, previous_key_expires_at: iso(previousSecretExpiresAt) };
   });

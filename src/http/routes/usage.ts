@@ -18,9 +18,12 @@ const query = z.object({
   to: z.string().max(64).optional(),
   key_id: z.string().min(1).max(64).optional(),
   model: z.string().min(1).max(256).optional(),
+  provider: z.string().min(1).max(64).optional(),
   group_by: z.enum(USAGE_GROUPS).optional(),
   format: z.enum(['json', 'csv']).optional(),
 }).strict();
+
+const errorsQuery = query.omit({ group_by: true, format: true }).extend({ limit: z.coerce.number().int().min(1).max(200).optional() });
 
 /** The field naming the group in each `data` entry (and the first CSV column). */
 const GROUP_FIELD: Record<UsageGroupBy, string> = { key: 'key_id', model: 'model', provider: 'provider', status: 'status', day: 'day', hour: 'hour' };
@@ -64,7 +67,7 @@ export function usageRoutes(app: FastifyInstance, usage: UsageEventRepository): 
     const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DEFAULT_RANGE_MS;
     if (from >= to) throw invalidRequest('Invalid from: must be before to', 'from');
 
-    const { totals, groups } = await usage.summarize({ orgId: request.auth.orgId, from, to, keyId: q.key_id, model: q.model, groupBy: q.group_by });
+    const { totals, groups } = await usage.summarize({ orgId: request.auth.orgId, from, to, keyId: q.key_id, model: q.model, provider: q.provider, groupBy: q.group_by });
     const by = q.group_by;
     const data = by ? groups.map((g) => ({ [GROUP_FIELD[by]]: groupValue(by, g), ...totalsJson(g) })) : [];
 
@@ -76,5 +79,21 @@ export function usageRoutes(app: FastifyInstance, usage: UsageEventRepository): 
       return toCsv(by ? [GROUP_FIELD[by], ...METRIC_COLUMNS] : [...METRIC_COLUMNS], rows);
     }
     return { object: 'usage', from: iso(from), to: iso(to), group_by: by ?? null, totals: totalsJson(totals), data };
+  });
+
+  // The latest failed requests in the range (same filters), for "recent errors".
+  app.get('/usage/errors', { config: { permission: 'usage:read' } }, async (request) => {
+    const q = parseInput(errorsQuery, request.query);
+    const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now();
+    const from = q.from !== undefined ? parseTime(q.from, 'from') : to - DEFAULT_RANGE_MS;
+    if (from >= to) throw invalidRequest('Invalid from: must be before to', 'from');
+    const rows = await usage.recentErrors({ orgId: request.auth.orgId, from, to, keyId: q.key_id, model: q.model, provider: q.provider, limit: q.limit ?? 20 });
+    return {
+      object: 'list', has_more: false,
+      data: rows.map((e) => ({
+        object: 'usage_error', id: e.id, key_id: e.keyId, endpoint: e.endpoint, model: e.model, provider: e.provider,
+        status: e.status, error_code: e.errorCode, latency_ms: Math.round(e.latencyMs), created_at: iso(e.createdAt),
+      })),
+    };
   });
 }
