@@ -6,6 +6,7 @@
 import Fastify, { LogController, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Socket } from 'node:net';
 import { ApiError, errorEnvelope } from '../errors.js';
+import { isStoreUnreachable } from '../store/db.js';
 
 /** Everything that could carry a secret in a log record. */
 export const REDACT_PATHS = [
@@ -62,6 +63,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         ? 'The request body is not valid JSON'
         : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty but Content-Type is application/json' : 'Invalid request';
       reply.code(400).send(envelope('invalid_request', message, null));
+    } else if (isStoreUnreachable(err)) {
+      // A store outage is not an internal error: the client may retry shortly.
+      request.log.warn({ err: err.message }, 'store unreachable');
+      reply.code(503).send(envelope('service_unavailable', 'The store is unavailable; try again shortly'));
     } else {
       request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
       reply.code(500).send(envelope('internal_error', 'Internal server error'));
