@@ -20,6 +20,7 @@ import { LastUsedTracker } from './keys/last-used.js';
 import { KeyService } from './keys/service.js';
 import { MemoryFailureLimiter } from './limits/auth-failures.js';
 import { ChangePoller } from './cluster/change-poller.js';
+import { createBus, metricsRoutes, observability, StoreHealth, type Metrics } from './cluster/index.js';
 import { ProviderAccountService } from './accounts/service.js';
 import { createCredentialCipher } from './accounts/crypto.js';
 import { fetchProbe } from './accounts/probe.js';
@@ -73,6 +74,10 @@ export interface App {
   readonly limiter: Limiter;
   /** Dashboard accounts: setup, sign-in, organisations, members, invites. */
   readonly users: UserService;
+  /** Whether the store answers; bounds how long verified keys work during an outage. */
+  readonly health: StoreHealth;
+  /** Prometheus metrics (undefined when BACKBONE_METRICS=false). */
+  readonly metrics: Metrics | undefined;
   /** Listen on config.host:config.port (or the given port); returns the base URL. */
   listen(port?: number): Promise<string>;
   /** Stop taking requests, finish those in flight, flush write-behind state, close the store. */
@@ -88,7 +93,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const cache = new KeyCache({ max: config.auth.keyCacheSize });
   const lastUsed = new LastUsedTracker(store.keys, config.auth.lastUsedFlushSeconds * 1000, (err) =>
     logger.warn({ err: (err as Error).message }, 'last_used_at flush failed; will retry'));
-  const keys = new KeyService({ store, hasher: createKeyHasher(config.secret), cache, lastUsed });
+  const health = new StoreHealth(store.db, config.auth.storeOutageGraceSeconds * 1000, logger);
+  const keys = new KeyService({ store, hasher: createKeyHasher(config.secret), cache, lastUsed, outage: health });
   const failures = new MemoryFailureLimiter(config.auth.failureLimit, config.auth.failureWindowSeconds * 1000);
   const registry = createProviderRegistry();
   const providerAccounts = new ProviderAccountService({ store, cipher: createCredentialCipher(config.secret), adapters: (name) => registry[name] });
@@ -96,15 +102,21 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     if (c.kind === 'key') cache.invalidateKey(c.targetId);
     else if (c.kind === 'provider') providerAccounts.invalidateOrg(c.targetId);
     else if (c.kind === 'org') limiter.invalidateOrg(c.targetId);
-  }, config.auth.invalidationPollMs, logger);
+  }, config.auth.invalidationPollMs, logger, createBus(config), config.auth.invalidationSafetyPollMs);
+  // A change committed here: wake every other instance (Redis publish; PostgreSQL NOTIFYs by trigger).
+  store.changes.onAppended(() => changes.published());
 
   const accounts: AccountResolver = deps.accounts ?? providerAccounts;
   const catalog = new ModelCatalog(config, registry, accounts);
   const upstream = new UpstreamClient(config.upstream);
   const ledger = new UsageLedger(store.usage, logger, { queueMax: config.usage.queueMax, retentionDays: config.usage.retentionDays });
-  const usage: UsageSink = deps.usage ?? ledger;
   const prices = new PriceTable(config.prices);
   const limiter = await createLimiter(config, { store, prices, log: logger, counters: deps.rateLimits });
+  const { metrics, readiness } = observability({
+    config, health, changes, counters: limiter.store,
+    sources: { usageQueue: () => ledger.stats(), keyCache: () => ({ size: cache.size, hits: cache.hits, misses: cache.misses }) },
+  });
+  const usage: UsageSink = metrics ? metrics.wrapSink(deps.usage ?? ledger) : deps.usage ?? ledger;
 
   const sessions = new SessionService(store, config.secret, config.dashboard.sessionTtlHours * 3_600_000);
   const users = new UserService({
@@ -116,7 +128,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const notFoundFallback: NotFoundFallback = {};
   const http = createHttpServer({ logger, trustProxy: config.trustProxy, notFoundFallback });
   registerJsonParser(http);
-  healthRoutes(http, store.db, () => ledger.stats());
+  healthRoutes(http, store.db, () => ledger.stats(), readiness);
+  if (metrics) metricsRoutes(http, metrics, config.metrics.token);
   const authenticate = createAuthHook({ keys, failures });
   // Management routes also accept a dashboard session cookie; the gateway below takes keys only.
   const authenticateWithSessions = createAuthHook({ keys, failures, sessions });
@@ -143,12 +156,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   notFoundFallback.handle = await webRoutes(http, deps.webDir);
 
   await changes.start();
+  health.start();
   lastUsed.start();
   await ledger.start();
 
   let closed: Promise<void> | undefined;
   return {
-    config, http, store, keys, logger, changes, catalog, providerAccounts, ledger, limiter, users,
+    config, http, store, keys, logger, changes, catalog, providerAccounts, ledger, limiter, users, health, metrics,
     async listen(port = config.port) {
       return http.listen({ port, host: config.host });
     },
@@ -166,6 +180,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         await ledger.stop();
         await upstream.close();
         await lastUsed.stop();
+        await changes.close();
+        health.stop();
         if (ownsStore) await store.close();
       })();
       return closed;

@@ -3,6 +3,7 @@
  * Key commands work directly on the configured store; a running server picks up their changes
  * through the change feed within one poll interval.
  */
+import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './users/password.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -20,6 +21,9 @@ import type { Role } from './store/users.js';
 import { cliLimit, limitsSchema, toLimits } from './limits/input.js';
 import { BUDGET_PERIODS } from './limits/periods.js';
 import { orgJson, updateOrganization } from './limits/org-settings.js';
+import { createLogger } from './logger.js';
+import { runPrimary } from './cluster/workers.js';
+import { RedisBus } from './cluster/notifier.js';
 
 const CLI_ACTOR: Actor = { id: 'cli', ip: null };
 
@@ -40,7 +44,16 @@ async function withKeys<T>(fn: (ctx: { store: Store; keys: KeyService; orgId: (s
       if (!org) throw new CliError(`No organisation with slug '${slug}'`);
       return org.id;
     };
-    return await fn({ store, keys, orgId });
+    let changed = false;
+    store.changes.onAppended(() => { changed = true; });
+    const result = await fn({ store, keys, orgId });
+    // Running servers poll the change feed; with Redis, wake them at once (PostgreSQL NOTIFYs by trigger).
+    if (changed && cfg.redisUrl && cfg.auth.invalidationBus !== 'poll' && cfg.auth.invalidationBus !== 'postgres') {
+      const bus = new RedisBus(cfg.redisUrl, cfg.redisPrefix, cfg.limits.redisTimeoutMs);
+      await bus.publishAndWait(1000);
+      await bus.close();
+    }
+    return result;
   } finally {
     await store.close();
   }
@@ -62,11 +75,26 @@ program.command('serve')
   .description('run the HTTP server')
   .option('--port <port>', 'port (default: PORT or 8080)')
   .option('--host <host>', 'host (default: HOST or 127.0.0.1)')
-  .action(async (opts: { port?: string; host?: string }) => {
-    const cfg = loadConfig({ ...process.env, ...(opts.port ? { PORT: opts.port } : {}), ...(opts.host ? { HOST: opts.host } : {}) });
+  .option('--workers <n>', 'worker processes sharing the port (default: BACKBONE_WORKERS, else one per core; 1 = a single process)')
+  .action(async (opts: { port?: string; host?: string; workers?: string }) => {
+    const cfg = loadConfig({
+      ...process.env, ...(opts.port ? { PORT: opts.port } : {}), ...(opts.host ? { HOST: opts.host } : {}),
+      ...(opts.workers ? { BACKBONE_WORKERS: opts.workers } : {}),
+    });
+    if (cluster.isPrimary && cfg.workers > 1) {
+      // Migrations and the default organisation once, before any worker opens the store.
+      const store = await openStore(cfg.databaseUrl, { poolSize: 1 });
+      await store.orgs.ensureDefault();
+      await store.close();
+      runPrimary({ workers: cfg.workers, log: createLogger(cfg.logLevel), shutdownTimeoutMs: 20_000 });
+      return;
+    }
+    // A signal while starting (a worker replaced just before shutdown) stops it as soon as it is up.
+    let signalled: string | undefined;
+    const early = (signal: string) => { signalled ??= signal; };
+    process.on('SIGTERM', early);
+    process.on('SIGINT', early);
     const app = await createApp(cfg);
-    const url = await app.listen();
-    app.logger.info({ url, store: cfg.databaseKind }, `Backbone listening on ${url}`);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -76,8 +104,26 @@ program.command('serve')
       force.unref();
       app.close().then(() => process.exit(0), (err) => { app.logger.error({ err: String(err) }, 'shutdown failed'); process.exit(1); });
     };
+    process.off('SIGTERM', early);
+    process.off('SIGINT', early);
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    if (signalled) { stop(signalled); return; }
+    const url = await app.listen();
+    app.logger.info({ url, store: cfg.databaseKind, pid: process.pid, ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}) }, `Backbone listening on ${url}`);
+  });
+
+program.command('migrate')
+  .description('bring the database schema up to date (run once per deployment before starting new versions)')
+  .action(async () => {
+    const cfg = config();
+    const store = await openStore(cfg.databaseUrl, { poolSize: 1 });
+    try {
+      await store.orgs.ensureDefault();
+    } finally {
+      await store.close();
+    }
+    process.stdout.write(`Database schema is up to date (${cfg.databaseKind}).\n`);
   });
 
 const keysCmd = program.command('keys').description('manage API keys');

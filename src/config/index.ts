@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ProviderName } from '../providers/types.js';
 import type { Price } from '../metering/prices.js';
+import { availableParallelism } from 'node:os';
 import { parsePlans, type Plan } from '../limits/plans.js';
 
 export type Env = Record<string, string | undefined>;
@@ -38,7 +39,18 @@ const fileSchema = z.object({
     failure_window_seconds: z.number().int().optional(),
     last_used_flush_seconds: z.number().optional(),
     invalidation_poll_ms: z.number().int().optional(),
+    invalidation_safety_poll_ms: z.number().int().optional(),
+    invalidation_bus: z.string().optional(),
+    store_outage_grace_seconds: z.number().int().optional(),
   }).strict().optional(),
+  limits: z.object({
+    store: z.string().optional(),
+    redis_timeout_ms: z.number().int().optional(),
+    probe_ms: z.number().int().optional(),
+  }).strict().optional(),
+  workers: z.number().int().optional(),
+  metrics: z.union([z.boolean(), z.string()]).optional(),
+  metrics_token: z.string().optional(),
   providers: z.object({
     openai: providerSchema.optional(),
     anthropic: providerSchema.optional(),
@@ -129,8 +141,31 @@ export interface Config {
     readonly failureLimit: number;
     readonly failureWindowSeconds: number;
     readonly lastUsedFlushSeconds: number;
-    /** How often each process polls the store for key changes made elsewhere (CLI, other nodes). */
+    /** How often each process polls the store for key changes made elsewhere (CLI, other nodes) when no notification channel is up. */
     readonly invalidationPollMs: number;
+    /** The safety-net poll while a notification channel (Redis pub/sub, PostgreSQL LISTEN) is up. */
+    readonly invalidationSafetyPollMs: number;
+    /** How other instances are woken after a change: `auto` = Redis with REDIS_URL, else PostgreSQL NOTIFY, else polling. */
+    readonly invalidationBus: 'auto' | 'redis' | 'postgres' | 'poll';
+    /** How long keys already verified keep working while the store is unreachable (from when it became unreachable). */
+    readonly storeOutageGraceSeconds: number;
+  };
+  /** Where rate limits, concurrency, budgets and quotas are counted. */
+  readonly limits: {
+    /** `auto` = Redis with REDIS_URL, else PostgreSQL when that is the store, else memory. */
+    readonly store: 'auto' | 'memory' | 'redis' | 'postgres';
+    /** Longest wait for one Redis command before the instance falls back to counting locally. */
+    readonly redisTimeoutMs: number;
+    /** How often an instance counting locally checks whether the shared store is back. */
+    readonly probeMs: number;
+  };
+  /** Worker processes for `backbone serve` (default: one per core; 1 = a single process). */
+  readonly workers: number;
+  readonly metrics: {
+    /** Serve Prometheus metrics at GET /metrics. */
+    readonly enabled: boolean;
+    /** When set, /metrics needs `Authorization: Bearer <token>`. Never logged. */
+    readonly token?: string;
   };
   readonly providers: PlatformProviders;
   /** Platform models declared in the YAML file (defaults per configured provider come on top). */
@@ -213,6 +248,12 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     }
     return n;
   };
+  function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], def: T): T {
+    if (raw === undefined || raw === '') return def;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`);
+    return def;
+  }
   const url = (name: string, raw: string | undefined): string | undefined => {
     if (!raw) return undefined;
     try {
@@ -258,7 +299,31 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     failureWindowSeconds: int('BACKBONE_AUTH_FAILURE_WINDOW', env.BACKBONE_AUTH_FAILURE_WINDOW ?? a.failure_window_seconds, 60, 1, 86_400),
     lastUsedFlushSeconds: Number(env.BACKBONE_LAST_USED_FLUSH_SECONDS ?? a.last_used_flush_seconds ?? 5),
     invalidationPollMs: int('BACKBONE_INVALIDATION_POLL_MS', env.BACKBONE_INVALIDATION_POLL_MS ?? a.invalidation_poll_ms, 500, 50, 60_000),
+    invalidationSafetyPollMs: int('BACKBONE_INVALIDATION_SAFETY_POLL_MS', env.BACKBONE_INVALIDATION_SAFETY_POLL_MS ?? a.invalidation_safety_poll_ms, 5000, 50, 600_000),
+    invalidationBus: oneOf('BACKBONE_INVALIDATION_BUS', env.BACKBONE_INVALIDATION_BUS ?? a.invalidation_bus, ['auto', 'redis', 'postgres', 'poll'] as const, 'auto'),
+    storeOutageGraceSeconds: int('BACKBONE_STORE_OUTAGE_GRACE_SECONDS', env.BACKBONE_STORE_OUTAGE_GRACE_SECONDS ?? a.store_outage_grace_seconds, 300, 0, 86_400),
   };
+  const fl = file.limits ?? {};
+  const limits = {
+    store: oneOf('BACKBONE_LIMITS_STORE', env.BACKBONE_LIMITS_STORE ?? fl.store, ['auto', 'memory', 'redis', 'postgres'] as const, 'auto'),
+    redisTimeoutMs: int('BACKBONE_REDIS_TIMEOUT_MS', env.BACKBONE_REDIS_TIMEOUT_MS ?? fl.redis_timeout_ms, 500, 10, 60_000),
+    probeMs: int('BACKBONE_LIMITS_PROBE_MS', env.BACKBONE_LIMITS_PROBE_MS ?? fl.probe_ms, 1000, 50, 60_000),
+  };
+  if (limits.store === 'redis' && !redisUrl) problems.push('BACKBONE_LIMITS_STORE=redis needs REDIS_URL');
+  if (limits.store === 'postgres' && databaseKind !== 'postgres') problems.push('BACKBONE_LIMITS_STORE=postgres needs a postgres:// DATABASE_URL');
+  if (auth.invalidationBus === 'redis' && !redisUrl) problems.push('BACKBONE_INVALIDATION_BUS=redis needs REDIS_URL');
+  if (auth.invalidationBus === 'postgres' && databaseKind !== 'postgres') problems.push('BACKBONE_INVALIDATION_BUS=postgres needs a postgres:// DATABASE_URL');
+  const workers = int('BACKBONE_WORKERS', env.BACKBONE_WORKERS ?? file.workers, availableParallelism(), 1, 256);
+  const metricsRaw = env.BACKBONE_METRICS ?? file.metrics;
+  let metricsEnabled = true;
+  if (metricsRaw !== undefined && metricsRaw !== '') {
+    if (metricsRaw === true || metricsRaw === 'true' || metricsRaw === '1') metricsEnabled = true;
+    else if (metricsRaw === false || metricsRaw === 'false' || metricsRaw === '0') metricsEnabled = false;
+    else problems.push('BACKBONE_METRICS must be true or false');
+  }
+  const metricsToken = env.BACKBONE_METRICS_TOKEN ?? file.metrics_token;
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('BACKBONE_METRICS_TOKEN must be at least 16 characters');
+  const metrics = { enabled: metricsEnabled, ...(metricsToken ? { token: metricsToken } : {}) };
   if (!(auth.lastUsedFlushSeconds > 0 && auth.lastUsedFlushSeconds <= 3600)) {
     problems.push('BACKBONE_LAST_USED_FLUSH_SECONDS must be a number of seconds from 0 to 3600');
   }
@@ -371,7 +436,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   return deepFreeze({
     port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
     databaseKind, redisUrl, redisPrefix, plans, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
-    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), usage, dashboard, file: rawFile,
+    maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), usage, dashboard, limits, workers, metrics, file: rawFile,
   } satisfies Config);
 }
 

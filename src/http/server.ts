@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyReply, type FastifyRequest, type Fa
 import type { Socket } from 'node:net';
 import { ApiError, errorEnvelope } from '../errors.js';
 import { LazyChildLogger } from '../logger.js';
+import { isStoreUnreachable } from '../store/db.js';
 
 export interface HttpServerOptions {
   logger: FastifyServerOptions['loggerInstance'];
@@ -63,6 +64,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         ? 'The request body is not valid JSON'
         : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty but Content-Type is application/json' : 'Invalid request';
       reply.code(400).send(envelope('invalid_request', message, null));
+    } else if (isStoreUnreachable(err)) {
+      // A store outage is not an internal error: the client may retry shortly.
+      request.log.warn({ err: err.message }, 'store unreachable');
+      reply.code(503).send(envelope('service_unavailable', 'The store is unavailable; try again shortly'));
     } else {
       request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
       reply.code(500).send(envelope('internal_error', 'Internal server error'));

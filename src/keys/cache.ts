@@ -22,11 +22,16 @@ export class KeyCache {
   private readonly negative: LRUCache<string, true>;
   private readonly hashesByKey = new Map<string, Set<string>>();
   private epoch = 0;
+  /** Verifications answered from memory / that needed the store (metrics). */
+  hits = 0;
+  misses = 0;
 
   constructor(opts: { max: number; ttlMs?: number; negativeTtlMs?: number }) {
     this.positive = new LRUCache<string, CachedKey>({
       max: opts.max,
       ttl: opts.ttlMs ?? 5 * 60_000,
+      // An expired entry stays until evicted, so it can serve during a store outage (getStale).
+      noDeleteOnStaleGet: true,
       dispose: (value, hash) => {
         const set = this.hashesByKey.get(value.key.id);
         if (set) {
@@ -41,8 +46,15 @@ export class KeyCache {
   /** A cached key, `null` for a known-unknown secret, `undefined` on a miss. */
   get(hash: string): CachedKey | null | undefined {
     const hit = this.positive.get(hash);
-    if (hit) return hit;
-    return this.negative.get(hash) ? null : undefined;
+    if (hit) { this.hits++; return hit; }
+    if (this.negative.get(hash)) { this.hits++; return null; }
+    this.misses++;
+    return undefined;
+  }
+
+  /** An entry past its TTL (not invalidated): what a store outage may fall back on. */
+  getStale(hash: string): CachedKey | undefined {
+    return this.positive.get(hash, { allowStale: true });
   }
 
   /** The epoch to hand back to set()/setMissing() after a store lookup. */

@@ -46,6 +46,8 @@ export interface KeyServiceDeps {
   cache: KeyCache;
   lastUsed: LastUsedTracker;
   now?: () => number;
+  /** Store health (servers): bounds how long verified keys keep working while the store is away. */
+  outage?: { pastGrace(now: number): boolean; failed(err: unknown): void };
 }
 
 export class KeyService {
@@ -54,6 +56,7 @@ export class KeyService {
   readonly cache: KeyCache;
   private readonly lastUsed: LastUsedTracker;
   private readonly now: () => number;
+  private readonly outage: KeyServiceDeps['outage'];
   /** Concurrent misses for the same secret share one store lookup. */
   private readonly inflight = new Map<string, Promise<CachedKey | null>>();
 
@@ -63,6 +66,7 @@ export class KeyService {
     this.cache = deps.cache;
     this.lastUsed = deps.lastUsed;
     this.now = deps.now ?? Date.now;
+    this.outage = deps.outage;
   }
 
   /**
@@ -73,6 +77,7 @@ export class KeyService {
     if (!presented) return { valid: false, code: 'missing_api_key' };
     const parsed = parseKey(presented);
     if (!parsed.ok) return { valid: false, code: 'invalid_api_key', reason: parsed.reason };
+    if (this.outage?.pastGrace(this.now())) throw new ApiError('service_unavailable', 'The key store has been unavailable for too long to trust cached keys; try again shortly');
     const hash = this.hasher(presented);
     let entry = this.cache.get(hash);
     if (entry === undefined) entry = await this.load(hash);
@@ -104,7 +109,13 @@ export class KeyService {
         this.cache.set(hash, entry, epoch);
         return entry;
       },
-      () => {
+      (err: unknown) => {
+        // A key verified before the outage keeps working within the grace period (not a 401, not a 503).
+        if (this.outage) {
+          this.outage.failed(err);
+          const stale = this.cache.getStale(hash);
+          if (stale && !this.outage.pastGrace(this.now())) return stale;
+        }
         throw new ApiError('service_unavailable', 'The key store is unavailable; try again shortly');
       },
     ).finally(() => this.inflight.delete(hash));

@@ -1,9 +1,9 @@
 /**
  * `RateLimitStore` in this process's memory. Exact on one process (Node runs each batch to the
- * end before the next one starts), but per process: N workers or instances each allow the full
- * limit, and every counter starts from zero on restart (budgets and quotas are seeded from the
- * usage ledger on first use, see ledger-seed.ts). Set REDIS_URL to share them; counters kept in
- * PostgreSQL, for deployments without Redis, are planned with the scale-out work.
+ * end before the next one starts), but per process: instances each allow the full limit, and every
+ * counter starts from zero on restart (budgets and quotas are seeded from the usage ledger on first
+ * use, see ledger-seed.ts). The workers of one `serve --workers N` share one of these in their
+ * primary (cluster/ipc.ts); several instances share Redis (redis-store.ts) or PostgreSQL (pg-store.ts).
  */
 import type { BudgetState, Give, RateLimitStore, ScopeState, Take, TakeResult } from './store.js';
 

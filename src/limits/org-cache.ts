@@ -27,7 +27,8 @@ export class OrgCache {
     private readonly plans: PlanBook,
     opts: { max?: number; ttlMs?: number } = {},
   ) {
-    this.lru = new LRUCache({ max: opts.max ?? 100_000, ttl: opts.ttlMs ?? 5 * 60_000 });
+    // Expired entries stay until evicted, so a store outage can fall back on them (the key check bounds how long).
+    this.lru = new LRUCache({ max: opts.max ?? 100_000, ttl: opts.ttlMs ?? 5 * 60_000, noDeleteOnStaleGet: true });
   }
 
   /** The cached view, or undefined when it must be loaded. */
@@ -48,7 +49,11 @@ export class OrgCache {
         if (epoch === this.epoch) this.lru.set(orgId, view);
         return view;
       },
-      () => { throw new ApiError('service_unavailable', 'The organisation store is unavailable; try again shortly'); },
+      () => {
+        const stale = this.lru.get(orgId, { allowStale: true });
+        if (stale) return stale;
+        throw new ApiError('service_unavailable', 'The organisation store is unavailable; try again shortly');
+      },
     ).finally(() => this.inflight.delete(orgId));
     this.inflight.set(orgId, p);
     return p;

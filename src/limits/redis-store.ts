@@ -170,6 +170,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     return { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) };
   }
 
+  /** Resolves when Redis answers now (the fail-over wrapper's probe). */
+  async ping(): Promise<void> {
+    this.assertReady();
+    await this.redis.ping();
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

@@ -1,7 +1,9 @@
 /**
- * The counters behind rate limits, budgets and plan quotas, behind one narrow interface with two
- * implementations: `MemoryRateLimitStore` (one process) and `RedisRateLimitStore` (shared by every
- * instance, atomic Lua scripts). One contract suite (test/unit/rate-limit-store.test.ts) runs on both.
+ * The counters behind rate limits, budgets and plan quotas, behind one narrow interface with three
+ * implementations: `MemoryRateLimitStore` (one process), `RedisRateLimitStore` (shared by every
+ * instance, atomic Lua scripts) and `PgRateLimitStore` (shared through PostgreSQL, row-locked PL/pgSQL),
+ * the shared ones behind `FailoverRateLimitStore` (per-instance memory while they are unreachable).
+ * One contract suite (test/integration/rate-limit-store.test.ts) runs on all three.
  *
  * The operations, as one all-or-nothing batch so a request is admitted against its key's and its
  * organisation's limits at once (a refusal by one scope never consumes another scope's count):
@@ -58,7 +60,7 @@ export interface RateLimitStore {
   seed(key: string, spent: number, ttlMs: number | null): Promise<void>;
   /** A budget scope's counters (tests, inspection). */
   budget(key: string): Promise<BudgetState>;
-  /** The name shown in logs and the README: `memory` or `redis`. */
-  readonly kind: 'memory' | 'redis';
+  /** The name shown in logs and the README: `memory`, `redis` or `postgres`. */
+  readonly kind: 'memory' | 'redis' | 'postgres';
   close(): Promise<void>;
 }

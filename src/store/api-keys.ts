@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { ApiKeysTable, Database } from './schema.js';
+import type { ChangeRepository } from './changes.js';
 import type { ApiKey, KeyLookup } from '../keys/types.js';
 import type { Permission } from '../keys/permissions.js';
 import type { KeyEnvironment } from '../keys/format.js';
@@ -40,7 +41,14 @@ export type KeyPatch = Partial<Pick<ApiKey, 'name' | 'permissions' | 'allowedMod
  * in the same transaction, so "who changed what" and cache invalidation can never be lost.
  */
 export class ApiKeyRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly changes?: ChangeRepository) {}
+
+  /** A transaction that appends to the change feed; wakes every instance once it has committed. */
+  private async write<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction().execute(fn);
+    this.changes?.appended();
+    return result;
+  }
 
   private async sideEffects(tx: Transaction<Database>, keyId: string, audit: NewAuditEvent, now: number): Promise<void> {
     await tx.insertInto('audit_events').values(auditRow({ ...audit, createdAt: now })).execute();
@@ -48,7 +56,7 @@ export class ApiKeyRepository {
   }
 
   async create(key: ApiKey, secretHash: string, audit: NewAuditEvent): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       await tx.insertInto('api_keys').values(toRow(key)).execute();
       await tx.insertInto('api_key_secrets').values({ hash: secretHash, key_id: key.id, prefix: key.prefix, created_at: key.createdAt, expires_at: null }).execute();
       await this.sideEffects(tx, key.id, audit, key.createdAt);
@@ -90,7 +98,7 @@ export class ApiKeyRepository {
   }
 
   async update(orgId: string, id: string, patch: KeyPatch, audit: NewAuditEvent, now = Date.now()): Promise<ApiKey | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const set: Partial<ApiKeysTable> = { updated_at: now };
       if (patch.name !== undefined) set.name = patch.name;
       if (patch.permissions !== undefined) set.permissions = JSON.stringify(patch.permissions);
@@ -108,7 +116,7 @@ export class ApiKeyRepository {
 
   /** Idempotent: a key revoked twice keeps its first revocation time (and gets one audit event). */
   async revoke(orgId: string, id: string, audit: NewAuditEvent, now = Date.now()): Promise<ApiKey | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const res = await tx.updateTable('api_keys').set({ revoked_at: now, updated_at: now })
         .where('org_id', '=', orgId).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
       if (Number(res.numUpdatedRows) > 0) await this.sideEffects(tx, id, audit, now);
@@ -122,7 +130,7 @@ export class ApiKeyRepository {
    * working at `graceUntil` (now = at once), or earlier if it was already due to.
    */
   async rotate(orgId: string, id: string, next: { hash: string; prefix: string; graceUntil: number }, audit: NewAuditEvent, now = Date.now()): Promise<ApiKey | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const res = await tx.updateTable('api_keys').set({ prefix: next.prefix, updated_at: now })
         .where('org_id', '=', orgId).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) return undefined;

@@ -12,6 +12,7 @@ import { initial } from './migrations/001-initial.js';
 import { providerAccounts } from './migrations/002-provider-accounts.js';
 import { usageAndLimits } from './migrations/003-usage-and-limits.js';
 import { dashboard } from './migrations/004-dashboard.js';
+import { scaleOut } from './migrations/005-scale-out.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -43,6 +44,10 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     });
     // An idle client's error (server restart) must not crash the process; the pool replaces it.
     pool.on('error', () => {});
+    // A client checked out of the pool has no error listener (pg-pool removes it): a connection lost
+    // mid-transaction (store outage) would emit an unhandled 'error' and crash the process. The
+    // query in flight is rejected anyway; the listener only keeps the process alive.
+    pool.on('connect', (client) => { client.on('error', () => {}); });
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
@@ -63,6 +68,15 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
   };
 }
 
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+/** Whether an error means the store could not be reached (as opposed to a query it refused). */
+export function isStoreUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (typeof e?.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
+  return typeof e?.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i.test(e.message);
+}
+
 /** Migrations in order; append only. */
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
@@ -70,6 +84,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '002-provider-accounts': providerAccounts(dialect),
     '003-usage-and-limits': usageAndLimits(dialect),
     '004-dashboard': dashboard(dialect),
+    '005-scale-out': scaleOut(dialect),
   };
 }
 
@@ -77,6 +92,8 @@ async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations(dialect) },
+    // Migrations made on parallel branches (004) may land after a later one already ran somewhere.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -29,14 +29,15 @@ export interface Store {
 export async function openStore(url: string, opts: OpenOptions = {}): Promise<Store> {
   const db = await openDb(url, opts);
   const k = db.kysely;
+  const changes = new ChangeRepository(k);
   return {
     db,
-    orgs: new OrganizationRepository(k),
+    orgs: new OrganizationRepository(k, changes),
     users: new UserRepository(k),
-    keys: new ApiKeyRepository(k),
+    keys: new ApiKeyRepository(k, changes),
     audit: new AuditRepository(k),
-    changes: new ChangeRepository(k),
-    providerAccounts: new ProviderAccountRepository(k),
+    changes,
+    providerAccounts: new ProviderAccountRepository(k, changes),
     usage: new UsageEventRepository(k, db.dialect, db.sqlite),
     sessions: new SessionRepository(k),
     invites: new InviteRepository(k),

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import type { ChangeRepository } from './changes.js';
 import type { Database, OrganizationsTable } from './schema.js';
 import { newId } from './ids.js';
 import { auditRow, type NewAuditEvent } from './audit-events.js';
@@ -20,7 +21,14 @@ const toOrg = (r: OrganizationsTable): Organization => ({
 export const DEFAULT_ORG_SLUG = 'default';
 
 export class OrganizationRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly changes?: ChangeRepository) {}
+
+  /** A transaction that appends to the change feed; wakes every instance once it has committed. */
+  private async write<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction().execute(fn);
+    this.changes?.appended();
+    return result;
+  }
 
   async create(input: { slug: string; name: string; plan?: string }, now = Date.now()): Promise<Organization> {
     const row: OrganizationsTable = { id: newId('org'), slug: input.slug, name: input.name, plan: input.plan ?? 'free', created_at: now };
@@ -43,7 +51,7 @@ export class OrganizationRepository {
    * are written in the same transaction, so every process drops its cached copy.
    */
   async update(id: string, patch: OrgPatch, audit: NewAuditEvent, now = Date.now()): Promise<Organization | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const set: Partial<OrganizationsTable> = { ...limitsToRow(patch.limits ?? {}) };
       if (patch.plan !== undefined) set.plan = patch.plan;
       if (!(await tx.selectFrom('organizations').select('id').where('id', '=', id).executeTakeFirst())) return undefined;

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { ChangeRepository } from './changes.js';
 import type { Database, ProviderAccountsTable } from './schema.js';
 import type { ProviderName } from '../providers/types.js';
 import type { CredentialKind, ProviderAccountConfig, StoredProviderAccount } from '../accounts/types.js';
@@ -44,7 +45,14 @@ export type ProviderAccountPatch = Partial<Pick<StoredProviderAccount, 'name' | 
  * process drops the organisation's cached credentials.
  */
 export class ProviderAccountRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly changes?: ChangeRepository) {}
+
+  /** A transaction that appends to the change feed; wakes every instance once it has committed. */
+  private async write<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction().execute(fn);
+    this.changes?.appended();
+    return result;
+  }
 
   private async sideEffects(tx: Transaction<Database>, orgId: string, audit: NewAuditEvent, now: number): Promise<void> {
     await tx.insertInto('audit_events').values(auditRow({ ...audit, createdAt: now })).execute();
@@ -54,7 +62,7 @@ export class ProviderAccountRepository {
   /** False (and nothing written) when the organisation already has an account for that provider. */
   async create(account: StoredProviderAccount, audit: NewAuditEvent): Promise<boolean> {
     try {
-      await this.db.transaction().execute(async (tx) => {
+      await this.write(async (tx) => {
         await tx.insertInto('provider_accounts').values(toRow(account)).execute();
         await this.sideEffects(tx, account.orgId, audit, account.createdAt);
       });
@@ -83,7 +91,7 @@ export class ProviderAccountRepository {
   }
 
   async update(orgId: string, id: string, patch: ProviderAccountPatch, audit: NewAuditEvent, now = Date.now()): Promise<StoredProviderAccount | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const set: Partial<ProviderAccountsTable> = { updated_at: now };
       if (patch.name !== undefined) set.name = patch.name;
       if (patch.config !== undefined) set.config = configJson(patch.config);
@@ -98,7 +106,7 @@ export class ProviderAccountRepository {
 
   /** The deleted account, or undefined when there was none (then nothing is written). */
   async delete(orgId: string, id: string, audit: NewAuditEvent, now = Date.now()): Promise<StoredProviderAccount | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const r = await tx.selectFrom('provider_accounts').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
       if (!r) return undefined;
       const res = await tx.deleteFrom('provider_accounts').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();

@@ -186,7 +186,7 @@ for (const backend of all) {
 
     test('another node drops its cached accounts when the change feed says so', async () => {
       // A second instance on the same database; its poller is driven by hand.
-      const t2 = await startTestApp(url, { BACKBONE_INVALIDATION_POLL_MS: '60000' });
+      const t2 = await startTestApp(url, { BACKBONE_INVALIDATION_POLL_MS: '60000', BACKBONE_INVALIDATION_BUS: 'poll' });
       try {
         const o = await org();
         const a = await create(o.key, { provider: 'openai', api_key: 'sk-node-old-0123456789' });

@@ -1,6 +1,7 @@
 /**
- * One contract suite for every RateLimitStore: memory always, Redis for real (required in CI).
- * On Redis, "two instances" are two store objects on two connections sharing one prefix.
+ * One contract suite for every RateLimitStore: memory always, Redis and PostgreSQL for real
+ * (required in CI). On Redis and PostgreSQL, "two instances" are two store objects on two
+ * connections (pools) sharing the same counters.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,9 @@ import { MemoryRateLimitStore } from '../../src/limits/memory-store.js';
 import { RedisRateLimitStore } from '../../src/limits/redis-store.js';
 import type { RateLimitStore, Take } from '../../src/limits/store.js';
 import { dropPrefix, redisSkip, REDIS_TEST_URL, testPrefix } from '../support/redis.js';
+import { PgRateLimitStore } from '../../src/limits/pg-store.js';
+import { backends } from '../support/backends.js';
+import { openStore } from '../../src/store/index.js';
 
 interface Backend {
   name: string;
@@ -18,6 +22,7 @@ interface Backend {
 }
 
 const redisProblem = await redisSkip();
+const pgBackend = (await backends()).find((b) => b.name === 'postgres')!;
 const BACKENDS: Backend[] = [
   {
     name: 'memory',
@@ -35,6 +40,18 @@ const BACKENDS: Backend[] = [
       const b = new RedisRateLimitStore(REDIS_TEST_URL, prefix);
       assert.ok(await a.ready() && await b.ready(), 'Redis connected');
       return [a, b, async () => { await dropPrefix(prefix); await a.close(); await b.close(); }];
+    },
+  },
+  {
+    name: 'postgres',
+    skip: pgBackend.skip,
+    async open() {
+      const db = await pgBackend.fresh();
+      const s1 = await openStore(db.url);
+      const s2 = await openStore(db.url);
+      const a = new PgRateLimitStore(s1.db.kysely);
+      const b = new PgRateLimitStore(s2.db.kysely);
+      return [a, b, async () => { await a.close(); await b.close(); await s1.close(); await s2.close(); await db.drop(); }];
     },
   },
 ];
