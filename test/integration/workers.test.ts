@@ -5,29 +5,21 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { backends } from '../support/backends.js';
-import { TEST_SECRET } from '../support/app.js';
+import { cliJson, serveEnv, sigtermUnderLoad, startServe, type ServeProcess } from '../support/serve-process.js';
 import { waitFor } from '../support/usage-events.js';
 import { startFakeOpenAI } from '../fakes/openai.js';
 import type { FakeServer } from '../fakes/server.js';
 import { openStore } from '../../src/store/index.js';
-
-const run = promisify(execFile);
 const all = await backends();
 const LOAD = 300;
-
-interface Listening { url: string; pid: number; worker: number }
 
 for (const backend of all) {
   describe(`serve --workers 2: ${backend.name}`, { skip: backend.skip }, () => {
     let fake: FakeServer & { baseUrl: string };
     let drop: () => Promise<void>;
     let url: string;
-    let child: ChildProcess | undefined;
+    let server: ServeProcess | undefined;
 
     before(async () => {
       const db = await backend.fresh();
@@ -36,39 +28,23 @@ for (const backend of all) {
       fake = await startFakeOpenAI();
     });
     after(async () => {
-      if (child && child.exitCode === null) child.kill('SIGKILL');
+      if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
       await fake?.close();
       await drop?.();
     });
 
     test('one port, one set of limits, aggregated metrics, a dead worker replaced, SIGTERM loses no usage row', async (t) => {
-      const { BACKBONE_CONFIG: _config, NODE_TEST_CONTEXT: _test, ...inherited } = process.env;
-      const env: NodeJS.ProcessEnv = {
-        ...inherited, DATABASE_URL: url, BACKBONE_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info',
-        OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, BACKBONE_AUTH_FAILURE_LIMIT: '100000',
-      };
-      const cli = ['--import', 'tsx', 'src/main.ts'];
-      const key = JSON.parse((await run(process.execPath, [...cli, 'keys', 'create', '--name', 'load', '--json'], { env })).stdout);
-      const limited = JSON.parse((await run(process.execPath, [...cli, 'keys', 'create', '--name', 'rpm5', '--rpm', '5', '--json'], { env })).stdout);
+      const env = serveEnv(url, fake.baseUrl);
+      const key = await cliJson(env, 'keys', 'create', '--name', 'load', '--json');
+      const limited = await cliJson(env, 'keys', 'create', '--name', 'rpm5', '--rpm', '5', '--json');
 
-      child = spawn(process.execPath, [...cli, 'serve', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const logs: string[] = [];
-      const listening: Listening[] = [];
-      let stderr = '';
-      child.stderr!.on('data', (c) => { stderr += String(c); });
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        logs.push(line);
-        try {
-          const o = JSON.parse(line);
-          if (o.url && /Backbone listening/.test(o.msg)) listening.push({ url: o.url, pid: o.pid, worker: o.worker });
-        } catch { /* not JSON */ }
-      });
-      await waitFor(() => listening.length >= 2 || child!.exitCode !== null, 60_000, 'two workers listening');
-      assert.equal(listening.length, 2, stderr);
+      server = startServe(env, ['--workers', '2']);
+      const { child, logs, listening } = server;
+      const base = await server.ready(2);
+      assert.equal(listening.length, 2, server.stderr());
       assert.equal(listening[0]!.url, listening[1]!.url, 'one port');
       assert.notEqual(listening[0]!.pid, listening[1]!.pid, 'two processes');
-      assert.ok(!listening.some((l) => l.pid === child!.pid), 'the primary serves nothing itself');
-      const base = listening[0]!.url;
+      assert.ok(!listening.some((l) => l.pid === child.pid), 'the primary serves nothing itself');
 
       const chat = async (k: string, i = 0) => {
         const res = await fetch(`${base}/api/v1/chat/completions`, {
@@ -108,22 +84,11 @@ for (const backend of all) {
 
       // SIGTERM to the primary with requests in flight: every 200 has its usage row after exit.
       for (let i = 0; i < LOAD; i++) fake.fault({ type: 'delay', ms: 20 + Math.floor(Math.random() * 400) });
-      let done = 0;
-      let atSigterm = -1;
-      const ok: { id: string; afterSigterm: boolean }[] = [];
-      const requests = Array.from({ length: LOAD }, async (_, i) => {
-        try {
-          const res = await chat(key.key, i);
-          if (res.status === 200) ok.push({ id: res.headers.get('x-request-id')!, afterSigterm: atSigterm >= 0 });
-        } catch { /* refused once the workers stop taking requests */ }
-        done++;
+      const { code, served: ok } = await sigtermUnderLoad(child, LOAD, async (i) => {
+        const res = await chat(key.key, i);
+        return res.status === 200 ? res.headers.get('x-request-id') : null;
       });
-      while (done < 40) await new Promise((r) => setTimeout(r, 5));
-      atSigterm = done;
-      child.kill('SIGTERM');
-      await Promise.all(requests);
-      const [code] = child.exitCode !== null ? [child.exitCode] : await once(child, 'exit');
-      assert.equal(code, 0, `exit code; stderr: ${stderr}`);
+      assert.equal(code, 0, `exit code; stderr: ${server.stderr()}`);
       t.diagnostic(`${backend.name}: ${ok.length} served under load (${ok.filter((s) => s.afterSigterm).length} finished after SIGTERM)`);
       assert.ok(ok.some((s) => s.afterSigterm), 'requests in flight at SIGTERM were finished');
       assert.equal(logs.filter((l) => /"msg":"shutting down"/.test(l)).length, 2, 'both workers drained');
