@@ -135,6 +135,7 @@ function CreateKeyDialog({ open, onClose, onCreated, grantable }: { open: boolea
     if (f.get('expires_in')) body.expires_in = f.get('expires_in');
     if (num('rpm_limit')) body.rpm_limit = num('rpm_limit');
     if (num('tpm_limit')) body.tpm_limit = num('tpm_limit');
+    if (num('concurrency_limit')) body.concurrency_limit = num('concurrency_limit');
     if (num('budget_usd') !== undefined) { body.budget_usd = num('budget_usd'); body.budget_period = f.get('budget_period') || null; }
     if (access === 'restricted' && checked.length === 0) { setError('Choose at least one permission.'); return; }
     setBusy(true);
@@ -210,6 +211,10 @@ function CreateKeyDialog({ open, onClose, onCreated, grantable }: { open: boolea
             <div className="field">
               <label htmlFor="key-tpm">Tokens per minute</label>
               <input id="key-tpm" name="tpm_limit" type="number" min={1} placeholder="Plan default" />
+            </div>
+            <div className="field">
+              <label htmlFor="key-concurrency">Concurrent requests</label>
+              <input id="key-concurrency" name="concurrency_limit" type="number" min={1} placeholder="Plan default" />
             </div>
             <div className="field">
               <label htmlFor="key-budget">Budget (USD)</label>
