@@ -28,6 +28,8 @@ const fileSchema = z.object({
   host: z.string().optional(),
   data_dir: z.string().optional(),
   database_url: z.string().optional(),
+  db_connect_timeout_ms: z.number().int().optional(),
+  db_query_timeout_ms: z.number().int().optional(),
   redis_url: z.string().optional(),
   redis_prefix: z.string().optional(),
   secret: z.string().optional(),
@@ -123,6 +125,9 @@ export interface Config {
   readonly dataDir: string;
   /** `postgres://...` or a SQLite file path (`:memory:` for tests). */
   readonly databaseUrl: string;
+  /** PostgreSQL: longest wait for a connection and for one query's answer, so an unreachable or
+   *  hung store fails fast (503) instead of holding requests. */
+  readonly databaseTimeouts: { readonly connectMs: number; readonly queryMs: number };
   readonly databaseKind: 'sqlite' | 'postgres';
   readonly redisUrl?: string;
   /** Prepended to every Redis key, so several deployments (or test runs) can share one Redis. */
@@ -271,6 +276,10 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   const dataDir = resolve(cwd, env.BACKBONE_DATA_DIR ?? file.data_dir ?? 'data');
   const databaseUrl = env.DATABASE_URL ?? file.database_url ?? join(dataDir, 'backbone.db');
   const databaseKind = /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';
+  const databaseTimeouts = {
+    connectMs: int('BACKBONE_DB_CONNECT_TIMEOUT_MS', env.BACKBONE_DB_CONNECT_TIMEOUT_MS ?? file.db_connect_timeout_ms, 5_000, 100, 600_000),
+    queryMs: int('BACKBONE_DB_QUERY_TIMEOUT_MS', env.BACKBONE_DB_QUERY_TIMEOUT_MS ?? file.db_query_timeout_ms, 30_000, 100, 3_600_000),
+  };
   if (/^[a-z]+:\/\//i.test(databaseUrl) && databaseKind !== 'postgres') {
     problems.push(`DATABASE_URL must be a SQLite file path or a postgres:// URL (got a ${databaseUrl.split(':')[0]}: URL)`);
   }
@@ -435,7 +444,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   return deepFreeze({
     port, host, dataDir, databaseUrl: databaseKind === 'sqlite' && databaseUrl !== ':memory:' ? resolve(cwd, databaseUrl) : databaseUrl,
-    databaseKind, redisUrl, redisPrefix, plans, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
+    databaseKind, databaseTimeouts, redisUrl, redisPrefix, plans, secret, logLevel, trustProxy, auth, providers, models, upstream, prices,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), usage, dashboard, limits, workers, metrics, file: rawFile,
   } satisfies Config);
 }

@@ -29,6 +29,9 @@ export interface Db {
 export interface OpenOptions {
   /** Pool size for PostgreSQL. */
   poolSize?: number;
+  /** PostgreSQL: longest wait for a connection / for one query's answer (a hung store fails fast). */
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
 }
 
 export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
@@ -36,18 +39,14 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
   let kysely: Kysely<Database>;
   let raw: SQLite.Database | undefined;
   if (dialect === 'postgres') {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize ?? 10,
-      // bigint (int8) columns hold millisecond times and counters well inside 2^53: read them as numbers.
-      types: { getTypeParser: (oid: number, format?: any) => (oid === 20 || oid === 1700 ? Number : pg.types.getTypeParser(oid, format)) } as any,
-    });
-    // An idle client's error (server restart) must not crash the process; the pool replaces it.
-    pool.on('error', () => {});
-    // A client checked out of the pool has no error listener (pg-pool removes it): a connection lost
-    // mid-transaction (store outage) would emit an unhandled 'error' and crash the process. The
-    // query in flight is rejected anyway; the listener only keeps the process alive.
-    pool.on('connect', (client) => { client.on('error', () => {}); });
+    // Migrations on a pool of their own without the query timeout: a migration may rightly run long.
+    const migrating = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pgPool(url, { max: 1, connectTimeoutMs: opts.connectTimeoutMs }) }) });
+    try {
+      await migrate(migrating, dialect);
+    } finally {
+      await migrating.destroy();
+    }
+    const pool = pgPool(url, { max: opts.poolSize ?? 10, connectTimeoutMs: opts.connectTimeoutMs, queryTimeoutMs: opts.queryTimeoutMs ?? 30_000 });
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
@@ -57,8 +56,8 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    await migrate(kysely, dialect);
   }
-  await migrate(kysely, dialect);
   return {
     kysely,
     dialect,
@@ -71,10 +70,34 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
 
 /** Whether an error means the store could not be reached (as opposed to a query it refused). */
+/** A PostgreSQL pool that fails fast when the server is unreachable or hung. */
+function pgPool(url: string, o: { max: number; connectTimeoutMs?: number; queryTimeoutMs?: number }): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: o.max,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
+    // Client-side: a query whose answer does not come (a hung server, a partition) fails with
+    // 'Query read timeout' and counts as the store being unreachable.
+    ...(o.queryTimeoutMs ? { query_timeout: o.queryTimeoutMs } : {}),
+    // A peer that vanished without a FIN is noticed by TCP keep-alive.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    // bigint (int8) columns hold millisecond times and counters well inside 2^53: read them as numbers.
+    types: { getTypeParser: (oid: number, format?: any) => (oid === 20 || oid === 1700 ? Number : pg.types.getTypeParser(oid, format)) } as any,
+  });
+  // An idle client's error (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  // A client checked out of the pool has no error listener (pg-pool removes it): a connection lost
+  // mid-transaction (store outage) would emit an unhandled 'error' and crash the process. The
+  // query in flight is rejected anyway; the listener only keeps the process alive.
+  pool.on('connect', (client) => { client.on('error', () => {}); });
+  return pool;
+}
+
 export function isStoreUnreachable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   if (typeof e?.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
-  return typeof e?.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i.test(e.message);
+  return typeof e?.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|timeout expired|Query read timeout|connection error|Client was closed/i.test(e.message);
 }
 
 /** Migrations in order; append only. */

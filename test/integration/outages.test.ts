@@ -8,6 +8,8 @@
  *   within the grace period, a key never seen gets 503 `service_unavailable` (never 401), usage rows
  *   queue and are all written once the store is back; /readyz and /metrics show the outage.
  * - The PostgreSQL LISTEN connection killed: noticed, polled meanwhile, logged and counted, back.
+ * - The store hung (connections open, nothing answers): requests fail fast with 503 instead of
+ *   waiting for TCP, cached keys are served, and everything recovers when it answers again.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,5 +218,58 @@ describe('the PostgreSQL LISTEN connection killed', { skip: pgBackend.skip }, ()
     assert.equal(metric(m, 'backbone_invalidation_channel_drops_total'), 1);
     assert.equal(metric(m, 'backbone_invalidation_push'), 1);
     assert.equal((await t.call('/readyz')).json.checks.invalidation.drops, 1);
+  });
+});
+
+describe('the store (PostgreSQL) hung, then answering again', { skip: pgBackend.skip }, () => {
+  let proxy: TcpProxy;
+  let gw: LedgerGateway;
+  let drop: () => Promise<void>;
+  before(async () => {
+    const db = await pgBackend.fresh();
+    drop = db.drop;
+    const u = new URL(db.url);
+    proxy = await startTcpProxy(u.hostname, Number(u.port || 5432));
+    gw = await startLedgerGateway(proxy.via(db.url), {
+      BACKBONE_DB_CONNECT_TIMEOUT_MS: '1000', BACKBONE_DB_QUERY_TIMEOUT_MS: '1000',
+      BACKBONE_STORE_OUTAGE_GRACE_SECONDS: '120', BACKBONE_INVALIDATION_BUS: 'poll',
+    });
+  });
+  after(async () => {
+    proxy?.restore();
+    await gw?.close();
+    await proxy?.close();
+    await drop?.();
+  });
+
+  // Without the store timeouts the first request below never answers: the timeout turns that hang into a failure.
+  test('a store that stops answering (no error, no close) fails fast: 503 for new keys, cached keys served, no request hangs', { timeout: 90_000 }, async () => {
+    const t = gw.t;
+    const cached = await t.createKey({ name: 'verified before' });
+    const fresh = await t.createKey({ name: 'never used here' });
+    await t.app.changes.poll();
+    assert.equal((await t.call('/api/v1/chat/completions', { key: cached.key, body: hi })).status, 200);
+
+    proxy.hang();
+    // Bounded by the 1 s connect and query timeouts (plus the pool's queue), not by TCP's minutes.
+    const timed = async (key: string) => {
+      const t0 = Date.now();
+      const r = await t.call('/api/v1/models', { key });
+      return { ...r, ms: Date.now() - t0 };
+    };
+    const unseen = await timed(fresh.key);
+    assert.equal(unseen.status, 503, unseen.text);
+    assert.equal(unseen.json.error.code, 'service_unavailable');
+    assert.ok(unseen.ms < 10_000, `answered after ${unseen.ms} ms`);
+    const served = await t.call('/api/v1/chat/completions', { key: cached.key, body: hi });
+    assert.equal(served.status, 200, served.text);
+    await waitFor(async () => (await t.call('/readyz')).status === 503, 15_000, '/readyz to report the hung store');
+    assert.equal(t.app.health.state().reachable, false);
+
+    proxy.restore();
+    await waitFor(async () => (await t.call('/readyz')).status === 200, 30_000, 'ready again');
+    assert.equal((await t.call('/api/v1/models', { key: fresh.key })).status, 200);
+    await waitFor(() => t.app.ledger.stats().queued === 0, 40_000, 'the queued rows written');
+    assert.equal(t.app.ledger.stats().dropped, 0);
   });
 });
