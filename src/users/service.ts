@@ -3,7 +3,8 @@
  * organisations (list, create, switch), members and their roles, and invite links.
  * Returns data or throws ApiError; the HTTP layer sets cookies and status codes.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { deriveSubkey } from '../keys/hash.js';
 import { ApiError, invalidRequest, notFound } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { NewAuditEvent } from '../store/audit-events.js';
@@ -31,9 +32,13 @@ export class UserService {
   private readonly store: Store;
   private readonly now: () => number;
 
+  /** The invite-token hash key, derived from BACKBONE_SECRET (HKDF) for this use only. */
+  private readonly inviteKey: KeyObject;
+
   constructor(private readonly deps: UserServiceDeps) {
     this.store = deps.store;
     this.now = deps.now ?? Date.now;
+    this.inviteKey = createSecretKey(deriveSubkey(deps.secret, 'dashboard-invite'));
   }
 
   /** True until someone with a password exists: the dashboard then offers first-run setup. */
@@ -136,7 +141,7 @@ export class UserService {
   }
 
   private inviteHash(token: string): string {
-    return createHmac('sha256', this.deps.secret).update(`invite:${token}`).digest('base64url');
+    return createHmac('sha256', this.inviteKey).update(`invite:${token}`).digest('base64url');
   }
 
   /** A single-use invite link token (returned once, stored only as a keyed hash). */

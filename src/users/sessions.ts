@@ -1,10 +1,11 @@
 /**
  * Dashboard sessions. The cookie holds a random 32-byte token; the store keeps only its keyed
- * hash (HMAC-SHA-256 with BACKBONE_SECRET), so neither a database copy nor a log can sign anyone in.
+ * hash (HMAC-SHA-256 with a key derived from BACKBONE_SECRET), so neither a database copy nor a log can sign anyone in.
  * The CSRF token is derived from the session token with a different key label: it is stable for the
  * session, needs no storage, and cannot be computed without the secret.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { deriveSubkey } from '../keys/hash.js';
 import type { Store } from '../store/index.js';
 import type { Role, User } from '../store/users.js';
 
@@ -17,23 +18,28 @@ export interface ActiveSession {
 }
 
 export class SessionService {
+  /** Its own key, derived from BACKBONE_SECRET (HKDF), as every other use of the secret is. */
+  private readonly key: KeyObject;
+
   constructor(
     private readonly store: Store,
-    private readonly secret: string,
+    secret: string,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.key = createSecretKey(deriveSubkey(secret, 'dashboard-session'));
+  }
 
   get ttlSeconds(): number {
     return Math.floor(this.ttlMs / 1000);
   }
 
   hash(token: string): string {
-    return createHmac('sha256', this.secret).update(`session:${token}`).digest('base64url');
+    return createHmac('sha256', this.key).update(`session:${token}`).digest('base64url');
   }
 
   csrfToken(token: string): string {
-    return createHmac('sha256', this.secret).update(`csrf:${token}`).digest('base64url');
+    return createHmac('sha256', this.key).update(`csrf:${token}`).digest('base64url');
   }
 
   /** True when `presented` is this session's CSRF token (timing-safe). */
