@@ -44,7 +44,12 @@ export class PgRateLimitStore implements RateLimitStore {
     this.maybeSweep();
     const out = rows[0]!.out.map(Number);
     const n = takes.length;
-    const states: ScopeState[] = takes.map((_, i) => ({ used: out[1 + i]!, resetMs: Math.max(0, out[1 + n + i]!) }));
+    // The function reads the clock before it waits for a scope's row lock, so a window that a
+    // concurrent transaction started after that read can look up to a few ms longer: cap it.
+    const states: ScopeState[] = takes.map((t, i) => ({
+      used: out[1 + i]!,
+      resetMs: Math.min(t.type === 'count' || t.type === 'level' ? t.windowMs : Infinity, Math.max(0, out[1 + n + i]!)),
+    }));
     const refused = out[0]!;
     return refused === 0 ? { ok: true, states } : { ok: false, index: refused - 1, states };
   }
