@@ -84,7 +84,7 @@ export function transcriptionHandler(deps: GatewayDeps) {
         // undici sets the multipart boundary; a content-type from the translator must not override it
         const headers = Object.fromEntries(Object.entries(call.headers).filter(([h]) => h.toLowerCase() !== 'content-type'));
         return { call: { ...call, headers }, form };
-      }, abort, fallbackLogger(deps, requestId));
+      }, abort, fallbackLogger(deps, requestId), true);
       meter.route(route);
       const text = await res.body.text();
       const contentType = String(res.headers['content-type'] ?? (responseFormat.includes('json') ? 'application/json' : 'text/plain; charset=utf-8'));

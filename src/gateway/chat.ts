@@ -46,7 +46,7 @@ export function chatHandler(deps: GatewayDeps) {
       });
       const { route, res } = await dispatch(deps.upstream, routes, (r) => ({
         call: r.adapter.chat.request(body, r.account, ctxFor(body.model, r.upstreamModel)),
-      }), abort, fallbackLogger(deps, requestId));
+      }), abort, fallbackLogger(deps, requestId), !stream);
       meter.route(route);
       const ctx = ctxFor(body.model, route.upstreamModel);
 

@@ -24,6 +24,8 @@ export async function dispatch(
   build: (route: Route) => { call: UpstreamCall; form?: FormData },
   signal: ClientGone,
   onFallback?: (from: Route, err: ApiError) => void,
+  /** The answer is read whole (not streamed to the client). */
+  buffered = false,
 ): Promise<Dispatched> {
   let last: ApiError | undefined;
   for (let i = 0; i < routes.length; i++) {
@@ -33,7 +35,7 @@ export async function dispatch(
     let err: ApiError;
     try {
       const headers = Object.assign({}, call.headers, auth);
-      const res = await upstream.send(route.provider, { method: call.method, url: call.url, headers, body: call.body }, { signal, form });
+      const res = await upstream.send(route.provider, { method: call.method, url: call.url, headers, body: call.body }, { signal, form, buffered });
       if (res.status >= 200 && res.status < 300) return { route, res };
       const text = await res.body.text().catch(() => '');
       err = toApiError(route.adapter.error(res.status, text, res.headers));

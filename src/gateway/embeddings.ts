@@ -46,7 +46,7 @@ export function embeddingsHandler(deps: GatewayDeps) {
       const { route, res } = await dispatch(deps.upstream, routes, (r) => {
         if (!r.adapter.embeddings) throw invalidRequest(`The model '${body.model}' (${r.provider}) does not offer embeddings`, 'model');
         return { call: r.adapter.embeddings.request(body, r.account, { requestedModel: body.model, upstreamModel: r.upstreamModel, requestId, created }) };
-      }, abort, fallbackLogger(deps, requestId));
+      }, abort, fallbackLogger(deps, requestId), true);
       meter.route(route);
       let json: unknown;
       try {

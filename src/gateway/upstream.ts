@@ -4,7 +4,7 @@
  * honours `retry-after` — only before anything reached the client, and only on connection
  * errors, 408, 409, 429 and 5xx.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, util as undiciUtil, type Dispatcher } from 'undici';
 import type { FormData } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../errors.js';
@@ -21,10 +21,39 @@ export interface UpstreamOptions {
   random?: () => number;
 }
 
+/** A response body: streamed (undici's) or, for calls that are not streamed, already read. */
+export interface UpstreamBody extends AsyncIterable<Buffer | Uint8Array | string> {
+  json(): Promise<unknown>;
+  text(): Promise<string>;
+  dump(): Promise<void>;
+  destroy(): void;
+}
+
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: UpstreamBody;
+}
+
+/** A body read to its end by `send(..., { buffered: true })`. */
+class BufferedBody implements UpstreamBody {
+  constructor(private readonly buf: Buffer) {}
+  async json(): Promise<unknown> { return JSON.parse(this.buf.toString('utf8')); }
+  async text(): Promise<string> { return this.buf.toString('utf8'); }
+  async dump(): Promise<void> {}
+  destroy(): void {}
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> { yield this.buf; }
+}
+
+type RawHeaders = Buffer[] | string[] | null;
+
+/** Response headers as an object, parsed only if someone reads them (a 2xx answer rarely needs them). */
+class BufferedResponse implements UpstreamResponse {
+  private parsed: Record<string, string | string[] | undefined> | undefined;
+  constructor(readonly status: number, private readonly raw: RawHeaders, readonly body: BufferedBody) {}
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.parsed ??= (this.raw ? undiciUtil.parseHeaders(this.raw as Buffer[]) : {}) as Record<string, string | string[] | undefined>);
+  }
 }
 
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
@@ -56,19 +85,24 @@ export class UpstreamClient {
    * status (the caller maps provider errors); rejects with ApiError upstream_error/upstream_timeout
    * when the provider could not be reached, or with the abort reason when the client went away.
    */
-  async send(provider: string, call: UpstreamCall, opts: { signal: ClientGone; form?: FormData }): Promise<UpstreamResponse> {
+  async send(provider: string, call: UpstreamCall, opts: { signal: ClientGone; form?: FormData; buffered?: boolean }): Promise<UpstreamResponse> {
     for (let attempt = 0; ; attempt++) {
-      let res: Dispatcher.ResponseData;
+      let res: UpstreamResponse;
       try {
         const { origin, path } = splitUrl(call.url);
-        res = await this.agent.request({
+        const request: Dispatcher.DispatchOptions = {
           origin,
           path,
           method: call.method as Dispatcher.HttpMethod,
           headers: call.headers,
-          body: (opts.form ?? call.body) as Dispatcher.RequestOptions['body'],
-          signal: opts.signal,
-        });
+          body: (opts.form ?? call.body) as Dispatcher.DispatchOptions['body'],
+        };
+        if (opts.buffered) {
+          res = await this.readWhole(request, opts.signal);
+        } else {
+          const r = await this.agent.request({ ...request, signal: opts.signal });
+          res = { status: r.statusCode, headers: r.headers, body: r.body };
+        }
       } catch (err) {
         if (opts.signal.aborted) throw err;
         const code = (err as { code?: string }).code ?? '';
@@ -78,14 +112,53 @@ export class UpstreamClient {
         }
         throw classify(provider, err);
       }
-      if (!RETRYABLE_STATUS.has(res.statusCode) || attempt >= this.opts.maxRetries) {
-        return { status: res.statusCode, headers: res.headers, body: res.body };
-      }
+      if (!RETRYABLE_STATUS.has(res.status) || attempt >= this.opts.maxRetries) return res;
       const wait = retryAfterMs(res.headers['retry-after']) ?? this.backoff(attempt);
-      if (wait > this.maxRetryAfterMs) return { status: res.statusCode, headers: res.headers, body: res.body };
+      if (wait > this.maxRetryAfterMs) return res;
       await res.body.dump().catch(() => {});
       await sleep(wait, undefined, { signal: opts.signal.signal });
     }
+  }
+
+  /**
+   * One call whose answer is read whole (nothing is streamed to the client): undici's dispatch with
+   * a plain handler collecting the chunks, instead of `request()`'s async resource, Readable body
+   * and abort-signal plumbing for every call. Timeouts are undici's (headers, body); the client
+   * going away aborts the call.
+   */
+  private readWhole(request: Dispatcher.DispatchOptions, gone: ClientGone): Promise<UpstreamResponse> {
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      let status = 0;
+      let raw: RawHeaders = null;
+      const chunks: Buffer[] = [];
+      let abort: ((reason?: Error) => void) | undefined;
+      const onGone = () => abort?.(gone.reason);
+      gone.once('abort', onGone);
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect(abortFn) {
+          if (gone.aborted) abortFn(gone.reason);
+          else abort = abortFn;
+        },
+        onHeaders(statusCode, headers) {
+          status = statusCode;
+          raw = headers as RawHeaders;
+          return true;
+        },
+        onData(chunk) {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete() {
+          gone.removeListener('abort', onGone);
+          resolve(new BufferedResponse(status, raw, new BufferedBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))));
+        },
+        onError(err) {
+          gone.removeListener('abort', onGone);
+          reject(err);
+        },
+      };
+      this.agent.dispatch(request, handler);
+    });
   }
 
   /** Full jitter: uniformly random up to the capped exponential step. */
