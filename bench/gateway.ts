@@ -18,7 +18,6 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import autocannon from 'autocannon';
 import { percentile, table } from './stats.js';
+import { baseEnv, freePort } from './processes.js';
 import { summarizeCpuProfile } from './cpu-profile.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -76,13 +76,6 @@ class Child {
 const children = new Set<Child>();
 process.once('exit', () => { for (const c of children) if (c.alive) c.cp.kill('SIGKILL'); });
 
-/** Only what a child needs: no npm_* or developer settings (DATABASE_URL, ...) leak in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k]!;
-  return env;
-}
-
 /** Start `node --import tsx <file>` and wait for its first IPC message (its address). */
 async function startTs<M>(name: string, file: string, env: Record<string, string>, execArgv: string[] = []): Promise<{ child: Child; msg: M }> {
   const cp = spawn(process.execPath, [...execArgv, '--import', 'tsx', join(ROOT, file)], {
@@ -96,17 +89,6 @@ async function startTs<M>(name: string, file: string, env: Record<string, string
     cp.once('exit', (code) => { clearTimeout(t); reject(new Error(`${name} exited (${code}) before it was ready: ${child.tail()}`)); });
   });
   return { child, msg };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 /** CPU time (user + system, all threads) of a process in ms, from /proc/<pid>/stat. */
