@@ -20,7 +20,7 @@ import { LastUsedTracker } from './keys/last-used.js';
 import { KeyService } from './keys/service.js';
 import { MemoryFailureLimiter } from './limits/auth-failures.js';
 import { ChangePoller } from './cluster/change-poller.js';
-import { createBus, metricsRoutes, observability, StoreHealth, type Metrics } from './cluster/index.js';
+import { countRejection, createBus, metricsRoutes, observability, StoreHealth, type Metrics } from './cluster/index.js';
 import { ProviderAccountService } from './accounts/service.js';
 import { createCredentialCipher } from './accounts/crypto.js';
 import { fetchProbe } from './accounts/probe.js';
@@ -28,7 +28,9 @@ import { providerRoutes } from './http/routes/providers.js';
 import { createProviderRegistry } from './providers/registry.js';
 import { ModelCatalog, type AccountResolver } from './gateway/catalog.js';
 import { UpstreamClient } from './gateway/upstream.js';
-import { gatewayRoutes } from './gateway/routes.js';
+import { fastPathRoutes, GATEWAY_PREFIXES, gatewayRoutes } from './gateway/routes.js';
+import { GatewayFastPath } from './gateway/fast-path.js';
+import { trustFunction } from './http/client-ip.js';
 import type { UsageSink } from './metering/usage.js';
 import { PriceTable } from './metering/prices.js';
 import { UsageLedger } from './metering/ledger.js';
@@ -126,7 +128,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   // The dashboard's SPA fallback, filled in once its static files are registered.
   const notFoundFallback: NotFoundFallback = {};
-  const http = createHttpServer({ logger, trustProxy: config.trustProxy, notFoundFallback });
+  const gatewayDeps = { catalog, upstream, usage, prices, limiter, log: logger };
+  // Chat and embeddings straight from node:http (gateway/fast-path.ts); the rest through Fastify.
+  const fastPath = new GatewayFastPath({
+    auth: { keys, failures }, limiter, trust: trustFunction(config.trustProxy), log: logger, maxBodyBytes: config.maxBodyBytes,
+    onError: metrics ? (err) => countRejection(metrics, err) : undefined,
+  }, GATEWAY_PREFIXES, fastPathRoutes(gatewayDeps));
+  const http = createHttpServer({ logger, trustProxy: config.trustProxy, notFoundFallback, fastPath });
   registerJsonParser(http);
   healthRoutes(http, store.db, () => ledger.stats(), readiness);
   if (metrics) metricsRoutes(http, metrics, config.metrics.token);
@@ -145,11 +153,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     pricingRoutes(api, { catalog, prices, orgs: limiter.orgs });
   }, { prefix: '/api/v1' });
   // The OpenAI-compatible gateway, also under /v1 for tools that assume OpenAI's paths.
-  for (const prefix of ['/api/v1', '/v1']) {
+  for (const prefix of GATEWAY_PREFIXES) {
     await http.register(async (api) => {
       api.decorateRequest('auth', null as never);
       api.addHook('onRequest', authenticate);
-      await gatewayRoutes(api, { catalog, upstream, usage, prices, limiter, log: logger, maxBodyBytes: config.maxBodyBytes });
+      await gatewayRoutes(api, gatewayDeps);
     }, { prefix });
   }
 

@@ -79,10 +79,15 @@ export function observability(p: ObservabilityParts): { metrics: Metrics | undef
   return { metrics, readiness };
 }
 
+/** Count an error answered to a client if it is a limit refusal. */
+export function countRejection(metrics: Metrics, err: Error): void {
+  if (err instanceof ApiError && (err.code === 'rate_limit_exceeded' || err.code === 'insufficient_quota')) metrics.rejected(err.code);
+}
+
 /** GET /metrics (Prometheus text), and the count of limit refusals (before routes are registered). */
 export function metricsRoutes(http: FastifyInstance, metrics: Metrics, token: string | undefined): void {
   http.addHook('onError', (_request, _reply, err, done) => {
-    if (err instanceof ApiError && (err.code === 'rate_limit_exceeded' || err.code === 'insufficient_quota')) metrics.rejected(err.code);
+    countRejection(metrics, err);
     done();
   });
   http.get('/metrics', async (request, reply) => {

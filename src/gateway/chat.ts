@@ -1,14 +1,12 @@
 /** `POST /chat/completions`: non-streamed JSON or SSE, any provider, OpenAI's semantics. */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { parseInput } from '../keys/input.js';
 import type { ChatCompletionCreateParams, TranslateContext } from '../providers/types.js';
 import { clientGone, dispatch } from './dispatch.js';
-import { fallbackLogger, newRequestId, routesFor, type GatewayDeps } from './context.js';
+import { fallbackLogger, newRequestId, routesFor, type GatewayCall, type GatewayAnswer, type GatewayDeps } from './context.js';
 import { Meter } from './meter.js';
 import { pipeStream } from './stream.js';
-import type { Admission } from '../limits/admission.js';
 import { chatNeed } from '../limits/estimate.js';
 
 const message = z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']) }).passthrough();
@@ -31,15 +29,14 @@ const chatBody = z.object({
 }).passthrough();
 
 export function chatHandler(deps: GatewayDeps) {
-  return async function chat(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
-    const body = parseInput(chatBody, request.body) as unknown as ChatCompletionCreateParams & { model: string };
-    const key = request.auth.key!; // the gateway authenticates keys only, never sessions
+  return async function chat({ body: input, key, raw, admission }: GatewayCall): Promise<GatewayAnswer> {
+    const body = parseInput(chatBody, input) as unknown as ChatCompletionCreateParams & { model: string };
     const requestId = newRequestId();
     const stream = body.stream === true;
     const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream }, (e) => admission.finish(e));
     try {
       const routes = await routesFor(deps, key, body.model);
-      const abort = clientGone(reply.raw);
+      const abort = clientGone(raw);
       await admission.reserve(routes, chatNeed(body));
       const ctxFor = (model: string, upstreamModel: string): TranslateContext => ({
         requestedModel: model, upstreamModel, requestId, created: Math.floor(Date.now() / 1000),
@@ -51,13 +48,12 @@ export function chatHandler(deps: GatewayDeps) {
       const ctx = ctxFor(body.model, route.upstreamModel);
 
       if (stream) {
-        reply.hijack();
         await pipeStream({
-          raw: reply.raw, res, provider: route.provider, translator: route.adapter.chat.stream(ctx),
+          raw, res, provider: route.provider, translator: route.adapter.chat.stream(ctx),
           format: route.adapter.chat.streamFormat, includeUsage: body.stream_options?.include_usage === true,
           signal: abort, meter, headers: { ...admission.headers, 'x-request-id': requestId },
         });
-        return reply;
+        return null;
       }
       let json: unknown;
       try {
@@ -67,18 +63,20 @@ export function chatHandler(deps: GatewayDeps) {
       }
       const result = route.adapter.chat.response(json, ctx);
       meter.usage(result.usage);
-      meter.finish(200, null);
       // OpenAI's usage object has no cost; an extra field is ignored by the SDKs, and the header
       // serves clients that only look at headers.
       const cost = meter.costUsd;
       if (result.body.usage) (result.body.usage as { cost_usd?: number }).cost_usd = cost;
-      reply.header('x-request-id', requestId).header('x-backbone-cost-usd', cost.toFixed(8));
-      return result.body;
+      return {
+        body: result.body,
+        headers: { 'x-request-id': requestId, 'x-backbone-cost-usd': cost.toFixed(8) },
+        sent: () => meter.finish(200, null),
+      };
     } catch (err) {
-      if (reply.raw.headersSent) {
+      if (raw.headersSent) {
         // A failure after the stream started is already an error event; only a client abort lands here.
         meter.finish(499, 'client_closed_request');
-        return reply;
+        return null;
       }
       meter.fail(err);
       throw err;

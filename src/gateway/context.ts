@@ -1,5 +1,6 @@
 /** What every gateway handler needs, built once by the composition root. */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { UsageSink } from '../metering/usage.js';
 import type { PriceTable } from '../metering/prices.js';
@@ -9,6 +10,7 @@ import type { UpstreamClient } from './upstream.js';
 import { ApiError } from '../errors.js';
 import type { ApiKey } from '../keys/types.js';
 import type { Limiter } from '../limits/limiter.js';
+import type { Admission } from '../limits/admission.js';
 
 export interface GatewayDeps {
   catalog: ModelCatalog;
@@ -44,3 +46,22 @@ export function fallbackLogger(deps: GatewayDeps, requestId: string) {
   return (from: Route, err: ApiError) =>
     deps.log.warn({ requestId, provider: from.provider, model: from.requestedModel, code: err.code }, 'provider failed; trying the next fallback');
 }
+
+/** One JSON gateway request as its handler sees it, after authentication and admission. */
+export interface GatewayCall {
+  /** The parsed JSON body (undefined when it was empty); the handler validates it. */
+  body: unknown;
+  key: ApiKey;
+  /** The client's response: watched for the client going away; a stream is written to it directly. */
+  raw: ServerResponse;
+  admission: Admission;
+}
+
+/**
+ * A JSON answer for the HTTP front to send (status 200), or `null` when the handler already wrote
+ * the response itself (a stream). `sent` runs once the answer is written or failed to be: what a
+ * request records about itself (usage, limits) waits until the client has its bytes.
+ */
+export type GatewayAnswer = { body: unknown; headers: Record<string, string>; sent?: () => void } | null;
+
+export type GatewayHandler = (call: GatewayCall) => Promise<GatewayAnswer>;

@@ -1,13 +1,11 @@
 /** `POST /embeddings`. */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ApiError, invalidRequest } from '../errors.js';
 import { parseInput } from '../keys/input.js';
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from '../providers/types.js';
 import { clientGone, dispatch } from './dispatch.js';
-import { fallbackLogger, newRequestId, routesFor, type GatewayDeps } from './context.js';
+import { fallbackLogger, newRequestId, routesFor, type GatewayCall, type GatewayAnswer, type GatewayDeps } from './context.js';
 import { Meter } from './meter.js';
-import type { Admission } from '../limits/admission.js';
 import { embeddingsNeed } from '../limits/estimate.js';
 
 const embeddingsBody = z.object({
@@ -33,15 +31,14 @@ export function encodeBase64(body: CreateEmbeddingResponse): void {
 }
 
 export function embeddingsHandler(deps: GatewayDeps) {
-  return async function embeddings(request: FastifyRequest, reply: FastifyReply, admission: Admission) {
-    const body = parseInput(embeddingsBody, request.body) as EmbeddingCreateParams;
-    const key = request.auth.key!; // the gateway authenticates keys only, never sessions
+  return async function embeddings({ body: input, key, raw, admission }: GatewayCall): Promise<GatewayAnswer> {
+    const body = parseInput(embeddingsBody, input) as EmbeddingCreateParams;
     const requestId = newRequestId();
     const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'embeddings', model: body.model, stream: false }, (e) => admission.finish(e));
     try {
       const routes = await routesFor(deps, key, body.model);
       const created = Math.floor(Date.now() / 1000);
-      const abort = clientGone(reply.raw);
+      const abort = clientGone(raw);
       await admission.reserve(routes, embeddingsNeed(body));
       const { route, res } = await dispatch(deps.upstream, routes, (r) => {
         if (!r.adapter.embeddings) throw invalidRequest(`The model '${body.model}' (${r.provider}) does not offer embeddings`, 'model');
@@ -57,9 +54,7 @@ export function embeddingsHandler(deps: GatewayDeps) {
       const result = route.adapter.embeddings!.response(json, { requestedModel: body.model, upstreamModel: route.upstreamModel, requestId, created });
       if (body.encoding_format === 'base64') encodeBase64(result.body);
       meter.usage(result.usage);
-      meter.finish(200, null);
-      reply.header('x-request-id', requestId);
-      return result.body;
+      return { body: result.body, headers: { 'x-request-id': requestId }, sent: () => meter.finish(200, null) };
     } catch (err) {
       meter.fail(err);
       throw err;

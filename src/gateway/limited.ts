@@ -1,5 +1,6 @@
 /**
- * Puts a gateway handler behind the limiter: admit first (429 before any work), send the
+ * Puts a Fastify gateway handler (transcription) behind the limiter, as the fast path does for
+ * chat and embeddings: admit first (429 before any work), send the
  * `x-ratelimit-*` headers on whatever the handler answers (errors included), and make sure the
  * admission ends even when the handler failed before its Meter existed (a bad body). When the
  * Meter did report the request, its event already settled the admission and `finish(null)` is a no-op.

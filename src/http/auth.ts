@@ -1,7 +1,8 @@
 /**
  * Bearer authentication for every `/api/v1` route (RFC 6750; `x-api-key` is accepted too), the
  * permission each route declares in `config.permission`, and the brute-force guard.
- * Runs in onRequest, before any body is read.
+ * Runs in onRequest, before any body is read. The gateway's fast path (gateway/fast-path.ts) calls
+ * `authenticateKey` itself.
  *
  * On the management routes (not the gateway) a request with no key but a dashboard session cookie
  * is authenticated as that user in the session's current organisation, with the permissions of
@@ -9,7 +10,8 @@
  * path costs what it did. Cookie-authenticated state changes need the session's CSRF token in
  * `x-csrf-token`.
  */
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ApiError } from '../errors.js';
 import type { KeyService, Actor, VerifyFailure } from '../keys/service.js';
 import type { FailureLimiter } from '../limits/auth-failures.js';
@@ -62,30 +64,69 @@ const MESSAGES: Record<VerifyFailure, string> = {
 };
 
 /** RFC 6750: the scheme is case-insensitive; the token is everything after one or more spaces. */
-export function extractKey(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
+export function extractKey(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers.authorization;
   if (header) {
     const m = /^bearer +(\S+) *$/i.exec(header.length > 4096 ? header.slice(0, 4096) : header);
     return m ? m[1] : header.length > 0 ? '\u0000' : undefined; // a non-Bearer scheme is an invalid key, not a missing one
   }
-  const x = request.headers['x-api-key'];
+  const x = headers['x-api-key'];
   return typeof x === 'string' && x.length > 0 ? x : undefined;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export function createAuthHook(deps: { keys: KeyService; failures: FailureLimiter; sessions?: SessionService }): onRequestHookHandler {
-  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export interface KeyAuthDeps {
+  keys: KeyService;
+  failures: FailureLimiter;
+}
+
+/**
+ * API-key authentication, shared by Fastify's hook and the gateway's fast path: the brute-force
+ * guard, then the key, then the permission. Throws the ApiError the client gets (a 401 carries
+ * its `WWW-Authenticate` header).
+ */
+export async function authenticateKey(
+  deps: KeyAuthDeps, headers: IncomingHttpHeaders, ip: string, permission: Permission | undefined, log: FastifyBaseLogger,
+  presented: string | undefined = extractKey(headers),
+): Promise<AuthContext> {
+  const result = await deps.keys.verify(presented, ip);
+  if (!result.valid) {
+    if (result.code !== 'missing_api_key' && result.code !== 'ip_not_allowed') deps.failures.recordFailure(ip);
+    // Only the key id (when the secret was recognised) is logged, never the presented value.
+    log.info({ code: result.code, keyId: result.keyId, ip }, 'authentication refused');
+    const message = result.reason === 'rotated'
+      ? "This API key's previous secret stopped working after rotation; use the new secret"
+      : MESSAGES[result.code];
+    if (result.code === 'ip_not_allowed') throw new ApiError('ip_not_allowed', message);
+    throw new ApiError(result.code, message, {
+      headers: { 'www-authenticate': `Bearer realm="backbone"${result.code === 'missing_api_key' ? '' : ', error="invalid_token"'}` },
+    });
+  }
+  const key = result.key;
+  if (permission && !key.permissions.includes(permission)) {
+    throw new ApiError('insufficient_permissions', `This API key lacks the '${permission}' permission required for this action`);
+  }
+  return { key, orgId: key.orgId, actor: { id: `key:${key.id}`, ip, permissions: key.permissions, allowedModels: key.allowedModels } };
+}
+
+/** Refuse an address that failed authentication too often (429 with `Retry-After`). */
+export function checkNotBlocked(failures: FailureLimiter, ip: string): void {
+  const blocked = failures.blockedFor(ip);
+  if (blocked > 0) {
+    throw new ApiError('rate_limit_exceeded', 'Too many failed authentication attempts from this address; try again later', {
+      headers: { 'retry-after': String(blocked) },
+    });
+  }
+}
+
+export function createAuthHook(deps: KeyAuthDeps & { sessions?: SessionService }): onRequestHookHandler {
+  return async function authenticate(request: FastifyRequest): Promise<void> {
     const config = request.routeOptions.config;
     if (config.public) return;
     const ip = request.ip;
-    const blocked = deps.failures.blockedFor(ip);
-    if (blocked > 0) {
-      throw new ApiError('rate_limit_exceeded', 'Too many failed authentication attempts from this address; try again later', {
-        headers: { 'retry-after': String(blocked) },
-      });
-    }
-    const presented = extractKey(request);
+    checkNotBlocked(deps.failures, ip);
+    const presented = extractKey(request.headers);
     if (presented === undefined && deps.sessions && request.headers.cookie) {
       const token = readCookie(request, SESSION_COOKIE);
       if (token !== undefined) return authenticateSession(request, deps.sessions, token, ip);
@@ -94,24 +135,7 @@ export function createAuthHook(deps: { keys: KeyService; failures: FailureLimite
       if (presented === undefined) throw new ApiError('missing_api_key', 'Sign in to the dashboard to do this');
       throw new ApiError('insufficient_permissions', 'This action is only available to a signed-in dashboard user');
     }
-    const result = await deps.keys.verify(presented, ip);
-    if (!result.valid) {
-      if (result.code !== 'missing_api_key' && result.code !== 'ip_not_allowed') deps.failures.recordFailure(ip);
-      // Only the key id (when the secret was recognised) is logged, never the presented value.
-      request.log.info({ code: result.code, keyId: result.keyId, ip }, 'authentication refused');
-      const message = result.reason === 'rotated'
-        ? "This API key's previous secret stopped working after rotation; use the new secret"
-        : MESSAGES[result.code];
-      if (result.code === 'ip_not_allowed') throw new ApiError('ip_not_allowed', message);
-      reply.header('www-authenticate', `Bearer realm="backbone"${result.code === 'missing_api_key' ? '' : ', error="invalid_token"'}`);
-      throw new ApiError(result.code, message);
-    }
-    const key = result.key;
-    request.auth = { key, orgId: key.orgId, actor: { id: `key:${key.id}`, ip, permissions: key.permissions, allowedModels: key.allowedModels } };
-    const needed = config.permission;
-    if (needed && !key.permissions.includes(needed)) {
-      throw new ApiError('insufficient_permissions', `This API key lacks the '${needed}' permission required for this action`);
-    }
+    request.auth = await authenticateKey(deps, request.headers, ip, config.permission, request.log, presented);
   };
 }
 

@@ -4,10 +4,12 @@
  * and no per-request log line on the hot path.
  */
 import Fastify, { LogController, type FastifyReply, type FastifyRequest, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError, errorEnvelope } from '../errors.js';
+import { trustFunction } from './client-ip.js';
+import { errorEnvelope } from '../errors.js';
+import { errorResponse } from './error-response.js';
 import { LazyChildLogger } from '../logger.js';
-import { isStoreUnreachable } from '../store/db.js';
 
 export interface HttpServerOptions {
   logger: FastifyServerOptions['loggerInstance'];
@@ -15,6 +17,14 @@ export interface HttpServerOptions {
   bodyLimit?: number;
   /** Consulted before the JSON 404: answers a request itself (the dashboard's SPA fallback) by returning true. */
   notFoundFallback?: NotFoundFallback;
+  /** Sees every request before Fastify and answers the ones it takes (the gateway's hot routes). */
+  fastPath?: FastPath;
+}
+
+export interface FastPath {
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Set when the server starts closing. */
+  closing: boolean;
 }
 
 /** Set `handle` after the routes are registered; it answers a request itself by returning true. */
@@ -30,9 +40,23 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // The per-request child logger is made only if the request logs something.
     childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger as never, bindings, options) as unknown as typeof logger,
     // Fastify accepts a hop count at run time although its types omit it.
-    trustProxy: opts.trustProxy as boolean | string,
+    // A trust function (http/client-ip.ts), so Fastify and the fast path see the same client address.
+    trustProxy: trustFunction(opts.trustProxy),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
+    // The node:http server, with the fast path in front of Fastify's handler; Fastify's own
+    // server settings (keep-alive 72 s, no request or connection timeout) kept.
+    serverFactory: opts.fastPath ? (handler, fastifyOptions) => {
+      const fast = opts.fastPath!;
+      const options = fastifyOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+      const server = createServer((req, res) => {
+        if (!fast.handle(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = options.requestTimeout ?? 0;
+      server.setTimeout(options.connectionTimeout ?? 0);
+      return server;
+    } : undefined,
     // Router-level failures (bad URL encoding, an over-long path parameter) use the envelope too.
     frameworkErrors: (err, _request, reply: FastifyReply) => {
       reply.code(400).send(envelope('invalid_request', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed URL', null));
@@ -47,31 +71,14 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     },
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
-    if (err instanceof ApiError) {
-      if (err.status >= 500) request.log.error({ code: err.code, msg: err.message }, 'request failed');
-      reply.code(err.status).headers(err.headers).send(err.toJSON());
-      return;
-    }
-    const status = err.statusCode ?? 500;
-    if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      reply.code(413).send(envelope('request_too_large', 'The request body is too large'));
-    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
-      reply.code(415).send(envelope('invalid_request', 'Unsupported Content-Type; send application/json', null));
-    } else if (status >= 400 && status < 500) {
-      // Fastify's own 4xx: malformed JSON, empty JSON body, bad URL encoding, ...
-      const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
-        ? 'The request body is not valid JSON'
-        : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty but Content-Type is application/json' : 'Invalid request';
-      reply.code(400).send(envelope('invalid_request', message, null));
-    } else if (isStoreUnreachable(err)) {
-      // A store outage is not an internal error: the client may retry shortly.
-      request.log.warn({ err: err.message }, 'store unreachable');
-      reply.code(503).send(envelope('service_unavailable', 'The store is unavailable; try again shortly'));
-    } else {
-      request.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
-      reply.code(500).send(envelope('internal_error', 'Internal server error'));
-    }
+  if (opts.fastPath) {
+    const fast = opts.fastPath;
+    app.addHook('preClose', (done) => { fast.closing = true; done(); });
+  }
+
+  app.setErrorHandler((err: Error, request, reply) => {
+    const r = errorResponse(err, request.log);
+    reply.code(r.status).headers(r.headers).send(r.body);
   });
 
   app.setNotFoundHandler((request, reply) => {
