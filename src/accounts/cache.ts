@@ -12,6 +12,7 @@
  *   what it read before the change.
  */
 import { LRUCache } from 'lru-cache';
+import { TTL_RESOLUTION_MS } from '../lru-ttl.js';
 import type { ProviderAccount, ProviderName } from '../providers/types.js';
 
 /** One provider's slot: the account, or a marker that its stored secret cannot be decrypted. */
@@ -25,7 +26,7 @@ export class AccountCache {
   private epoch = 0;
 
   constructor(opts: { max: number; ttlMs?: number }) {
-    this.lru = new LRUCache({ max: opts.max, ttl: opts.ttlMs ?? 5 * 60_000 });
+    this.lru = new LRUCache({ max: opts.max, ttl: opts.ttlMs ?? 5 * 60_000, ttlResolution: TTL_RESOLUTION_MS });
   }
 
   /** The organisation's accounts, or undefined on a miss. */

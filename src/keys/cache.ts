@@ -10,6 +10,7 @@
  *   lookup that was in flight while the key changed does not re-insert what it read before.
  */
 import { LRUCache } from 'lru-cache';
+import { TTL_RESOLUTION_MS } from '../lru-ttl.js';
 import type { KeyLookup } from './types.js';
 
 export interface CachedKey extends KeyLookup {
@@ -32,6 +33,7 @@ export class KeyCache {
       ttl: opts.ttlMs ?? 5 * 60_000,
       // An expired entry stays until evicted, so it can serve during a store outage (getStale).
       noDeleteOnStaleGet: true,
+      ttlResolution: TTL_RESOLUTION_MS,
       dispose: (value, hash) => {
         const set = this.hashesByKey.get(value.key.id);
         if (set) {
@@ -40,7 +42,7 @@ export class KeyCache {
         }
       },
     });
-    this.negative = new LRUCache<string, true>({ max: Math.max(100, Math.floor(opts.max / 4)), ttl: opts.negativeTtlMs ?? 60_000 });
+    this.negative = new LRUCache<string, true>({ max: Math.max(100, Math.floor(opts.max / 4)), ttl: opts.negativeTtlMs ?? 60_000, ttlResolution: TTL_RESOLUTION_MS });
   }
 
   /** A cached key, `null` for a known-unknown secret, `undefined` on a miss. */

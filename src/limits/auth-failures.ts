@@ -4,6 +4,7 @@
  * Per process for now; a shared implementation behind the same interface comes with Redis.
  */
 import { LRUCache } from 'lru-cache';
+import { TTL_RESOLUTION_MS } from '../lru-ttl.js';
 
 export interface FailureLimiter {
   /** Seconds until the address may try again, or 0 when it may try now. */
@@ -15,7 +16,7 @@ export class MemoryFailureLimiter implements FailureLimiter {
   private readonly windows: LRUCache<string, { start: number; count: number }>;
 
   constructor(private readonly limit: number, private readonly windowMs: number) {
-    this.windows = new LRUCache({ max: 100_000, ttl: windowMs });
+    this.windows = new LRUCache({ max: 100_000, ttl: windowMs, ttlResolution: TTL_RESOLUTION_MS });
   }
 
   blockedFor(address: string, now = Date.now()): number {

@@ -5,6 +5,7 @@
  * keeps a load that was in flight during a change from putting back what it read before it.
  */
 import { LRUCache } from 'lru-cache';
+import { TTL_RESOLUTION_MS } from '../lru-ttl.js';
 import { ApiError } from '../errors.js';
 import type { Organization } from '../store/organizations.js';
 import { NO_LIMITS, type Limits } from './types.js';
@@ -28,7 +29,7 @@ export class OrgCache {
     opts: { max?: number; ttlMs?: number } = {},
   ) {
     // Expired entries stay until evicted, so a store outage can fall back on them (the key check bounds how long).
-    this.lru = new LRUCache({ max: opts.max ?? 100_000, ttl: opts.ttlMs ?? 5 * 60_000, noDeleteOnStaleGet: true });
+    this.lru = new LRUCache({ max: opts.max ?? 100_000, ttl: opts.ttlMs ?? 5 * 60_000, noDeleteOnStaleGet: true, ttlResolution: TTL_RESOLUTION_MS });
   }
 
   /** The cached view, or undefined when it must be loaded. */

@@ -91,3 +91,19 @@ test('permission presets and lists', () => {
   assert.deepEqual(resolvePermissions('chat, chat,keys:write'), { ok: true, permissions: ['chat', 'keys:write'] });
   assert.deepEqual(resolvePermissions(['chat', 'admin']), { ok: false, unknown: 'admin' });
 });
+
+test('the hasher is HMAC-SHA256 with the derived pepper, the same on a remembered key as on a new one', async () => {
+  const { createHmac } = await import('node:crypto');
+  const { deriveSubkey } = await import('../../src/keys/hash.js');
+  const secret = 'c'.repeat(40);
+  const h = createKeyHasher(secret);
+  const keys = Array.from({ length: 5 }, () => generateKey('test').key);
+  const expected = keys.map((k) => createHmac('sha256', deriveSubkey(secret, 'api-key-hash')).update(k).digest('hex'));
+  assert.deepEqual(keys.map(h), expected); // computed
+  assert.deepEqual(keys.map(h), expected); // remembered
+  // distinct keys never share a remembered hash, even past the memo's bound
+  const many = Array.from({ length: 60_000 }, (_, i) => `sk_test_${String(i).padStart(38, '0')}`);
+  const hashes = new Set(many.map(h));
+  assert.equal(hashes.size, many.length);
+  assert.equal(h(keys[0]!), expected[0]);
+});
