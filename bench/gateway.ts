@@ -304,14 +304,16 @@ interface Open {
 const LOOKAHEAD_MS = 1;
 
 /**
- * Open loop: `rate` req/s for SECONDS on a fixed timetable, whatever the responses do. Each
+ * Open loop: `rate` req/s for `seconds` on a fixed timetable, whatever the responses do. Each
  * latency runs from the request's scheduled start (or from when it was actually sent, if the
  * generator sent it up to LOOKAHEAD_MS early) to the end of its body, so a late generator or a
  * stalled target shows up in full (no coordinated omission). Requests still pending 5 s after the
  * schedule ends are abandoned and counted as failures.
  */
-async function openLoop(t: Target, rate: number): Promise<Open> {
-  const n = Math.round(rate * SECONDS);
+interface OpenRun { n: number; fired: number; done: number; lat: number[]; late: number[]; firstAt: number; lastEnd: number; cpuMs: number; other: number; wall: number }
+
+async function openLoopRun(t: Target, rate: number, seconds: number): Promise<OpenRun> {
+  const n = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const pool = new Pool(t.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
   // prime connections (and the target) outside the measurement
@@ -324,7 +326,7 @@ async function openLoop(t: Target, rate: number): Promise<Open> {
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const finish = () => { clearTimeout(timer); clearTimeout(guard); resolve(); };
-    const guard = setTimeout(finish, SECONDS * 1000 + 5_000);
+    const guard = setTimeout(finish, seconds * 1000 + 5_000);
     const fire = (i: number, now: number) => {
       const sched = t0 + i * interval;
       const from = Math.min(sched, now); // late: from the schedule; early: from the actual send
@@ -344,50 +346,97 @@ async function openLoop(t: Target, rate: number): Promise<Open> {
   });
   const c = span();
   await pool.destroy().catch(() => {});
-  const okLat = Float64Array.from(lat.filter((v) => !Number.isNaN(v))).sort();
-  const lateness = Float64Array.from(late.subarray(0, fired)).sort();
+  return {
+    n, fired, done, lat: Array.from(lat).filter((v) => !Number.isNaN(v)), late: Array.from(late.subarray(0, fired)),
+    firstAt: t0, lastEnd, cpuMs: c.pids[0]!, other: c.other, wall: c.wall,
+  };
+}
+
+/** Several runs of one target at one rate, as one measurement. */
+function summarizeOpen(rate: number, runs: OpenRun[]): Open {
+  const n = runs.reduce((a, r) => a + r.n, 0);
+  const okLat = Float64Array.from(runs.flatMap((r) => r.lat)).sort();
+  const lateness = Float64Array.from(runs.flatMap((r) => r.late)).sort();
+  const fired = runs.reduce((a, r) => a + r.fired, 0);
+  const done = runs.reduce((a, r) => a + r.done, 0);
+  const activeMs = runs.reduce((a, r) => a + Math.max(r.lastEnd - r.firstAt, 1), 0);
   return {
     rate, n, ok: okLat.length, bad: n - okLat.length,
-    achieved: okLat.length / (Math.max(lastEnd - t0, 1) / 1000),
+    achieved: okLat.length / (activeMs / 1000),
     p50: percentile(okLat, 50), p99: percentile(okLat, 99),
     latePct: (100 * lateness.filter((v) => v > 0).length) / Math.max(1, fired), lateP99: percentile(lateness, 99),
-    cpuMsPerReq: c.pids[0]! / Math.max(1, done), otherCpuPct: pct(c.other, c.wall),
+    cpuMsPerReq: runs.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, done),
+    otherCpuPct: pct(runs.reduce((a, r) => a + r.other, 0), runs.reduce((a, r) => a + r.wall, 0)),
   };
+}
+
+/**
+ * A target at one rate, interleaved with direct at the same rate: SLICES short runs of each,
+ * alternating, pooled into one measurement per side. A shared VM drifts between faster and slower
+ * phases over seconds; interleaving puts both sides in the same phases, so the difference ("added")
+ * is not one side's luck.
+ */
+const SLICES = 5;
+async function openLoopPaired(t: Target, baseline: Target | undefined, rate: number): Promise<Open & { base?: Open }> {
+  const seconds = SECONDS / SLICES;
+  const mine: OpenRun[] = [];
+  const base: OpenRun[] = [];
+  for (let i = 0; i < SLICES; i++) {
+    if (baseline) base.push(await openLoopRun(baseline, rate, seconds));
+    mine.push(await openLoopRun(t, rate, seconds));
+  }
+  return { ...summarizeOpen(rate, mine), base: baseline ? summarizeOpen(rate, base) : undefined };
 }
 
 interface Ttfb { n: number; bad: number; p50: number; p99: number; totalP50: number; otherCpuPct: number }
 
-/** Sequential streaming requests: time to the first `data:` bytes, and to the end of the stream. */
-async function firstByte(t: Target): Promise<Ttfb> {
-  const pool = new Pool(t.origin, { connections: 1, keepAliveTimeout: 30_000 });
-  const first: number[] = [];
-  const total: number[] = [];
-  let bad = 0;
-  let span = cpuSpan([t.pid]);
-  const one = async (record: boolean) => {
+/** One sequential streaming client of a target: time to the first `data:` bytes, and to the end. */
+class StreamClient {
+  readonly first: number[] = [];
+  readonly total: number[] = [];
+  bad = 0;
+  private readonly pool: Pool;
+  constructor(private readonly t: Target) {
+    this.pool = new Pool(t.origin, { connections: 1, keepAliveTimeout: 30_000 });
+  }
+  async one(record: boolean): Promise<void> {
+    const { t } = this;
     const start = performance.now();
     let at = NaN;
     try {
-      const r = await pool.request({ method: 'POST', path: t.path, headers: t.headers, body: STREAM_BODY });
+      const r = await this.pool.request({ method: 'POST', path: t.path, headers: t.headers, body: STREAM_BODY });
       // the first bytes of content (an SSE `data:` line), not an early comment or keep-alive
       for await (const chunk of r.body) if (Number.isNaN(at) && (chunk as Buffer).includes('data:')) at = performance.now();
-      if (r.statusCode !== 200 || Number.isNaN(at)) { bad++; return; }
-      if (record) { first.push(at - start); total.push(performance.now() - start); }
-    } catch { bad++; }
-  };
-  try {
-    for (let i = 0; i < STREAMS.warmup; i++) await one(false);
-    bad = 0;
-    span = cpuSpan([t.pid]);
-    const deadline = performance.now() + STREAMS.maxSeconds * 1000;
-    for (let i = 0; i < STREAMS.max && performance.now() < deadline; i++) await one(true);
-  } finally {
-    await pool.destroy();
+      if (r.statusCode !== 200 || Number.isNaN(at)) { if (record) this.bad++; return; }
+      if (record) { this.first.push(at - start); this.total.push(performance.now() - start); }
+    } catch { if (record) this.bad++; }
   }
-  const c = span();
-  const f = Float64Array.from(first).sort();
-  const tt = Float64Array.from(total).sort();
-  return { n: f.length, bad, p50: percentile(f, 50), p99: percentile(f, 99), totalP50: percentile(tt, 50), otherCpuPct: pct(c.other, c.wall) };
+  result(other: number): Ttfb {
+    const f = Float64Array.from(this.first).sort();
+    const tt = Float64Array.from(this.total).sort();
+    return { n: f.length, bad: this.bad, p50: percentile(f, 50), p99: percentile(f, 99), totalP50: percentile(tt, 50), otherCpuPct: other };
+  }
+  close(): Promise<void> { return this.pool.destroy(); }
+}
+
+/**
+ * Sequential streaming requests, alternating request by request between direct (the pair) and the
+ * target, so both sides see the same machine.
+ */
+async function firstByte(t: Target, baseline: Target | undefined): Promise<Ttfb & { base?: Ttfb }> {
+  const mine = new StreamClient(t);
+  const base = baseline ? new StreamClient(baseline) : undefined;
+  try {
+    for (let i = 0; i < STREAMS.warmup; i++) { await base?.one(false); await mine.one(false); }
+    const span = cpuSpan([t.pid]);
+    const deadline = performance.now() + STREAMS.maxSeconds * 1000;
+    for (let i = 0; i < STREAMS.max && performance.now() < deadline; i++) { await base?.one(true); await mine.one(true); }
+    const c = span();
+    const other = pct(c.other, c.wall);
+    return { ...mine.result(other), base: base?.result(other) };
+  } finally {
+    await Promise.all([mine.close(), base?.close()]);
+  }
 }
 
 interface Result {
@@ -395,7 +444,7 @@ interface Result {
   note?: string;
   error?: string;
   closed?: Closed;
-  /** Per rate; `base` is direct measured at the same rate just before (the paired baseline). */
+  /** Per rate; `base` is direct at the same rate, interleaved with the target (the paired baseline). */
   open?: (Open & { base?: Open; skipped?: string })[];
   ttfb?: Ttfb & { base?: Ttfb };
   mem?: { idle: number; rss: number; peak: number };
@@ -403,7 +452,7 @@ interface Result {
 
 /**
  * Everything for one target. With a `baseline` (direct), each latency measurement is paired with
- * one of direct taken just before it, so "added" compares runs seconds apart, not minutes.
+ * one of direct interleaved with it, so "added" compares runs on the same machine state.
  */
 function skippedOpen(rate: number): Open {
   return { rate, n: 0, ok: 0, bad: 0, achieved: NaN, p50: NaN, p99: NaN, latePct: NaN, lateP99: NaN, cpuMsPerReq: NaN, otherCpuPct: 0 };
@@ -443,17 +492,11 @@ async function measure(t: Target, baseline: Target | undefined, upstreamPid: num
         continue;
       }
       // the target run and its paired direct run are repeated together
-      const pair = await steady(pids, async () => {
-        const base = baseline ? await openLoop(baseline, rate) : undefined;
-        return { ...(await openLoop(t, rate)), base };
-      }, (o) => Math.max(o.otherCpuPct, o.base?.otherCpuPct ?? 0));
+      const pair = await steady(pids, () => openLoopPaired(t, baseline, rate), (o) => Math.max(o.otherCpuPct, o.base?.otherCpuPct ?? 0));
       result.open.push(pair);
     }
   }
-  result.ttfb = await steady(pids, async () => {
-    const base = baseline ? await firstByte(baseline) : undefined;
-    return { ...(await firstByte(t)), base };
-  }, (s) => Math.max(s.otherCpuPct, s.base?.otherCpuPct ?? 0));
+  result.ttfb = await steady(pids, () => firstByte(t, baseline), (s) => Math.max(s.otherCpuPct, s.base?.otherCpuPct ?? 0));
   result.mem = { idle, ...memory(t.pid) };
 }
 
@@ -485,7 +528,7 @@ function report(results: Result[], setup: string[], extra: string[]): string {
   ));
   out.push('');
 
-  out.push(`**Latency at fixed rates** — open loop, ${SECONDS} s per rate, non-streaming. Requests leave on a fixed timetable whatever the responses do; each is timed from its scheduled start (or from its actual send if the generator sent it up to ${LOOKAHEAD_MS} ms early) to the end of its body. Every target run is paired with a run of direct at the same rate just before it; "added" = target percentile − paired direct percentile. "late" = requests the generator sent after their scheduled time (that delay is counted in their latency), with its p99.\n`);
+  out.push(`**Latency at fixed rates** — open loop, ${SECONDS} s per rate, non-streaming. Requests leave on a fixed timetable whatever the responses do; each is timed from its scheduled start (or from its actual send if the generator sent it up to ${LOOKAHEAD_MS} ms early) to the end of its body. Every target is paired with direct at the same rate, interleaved in ${SLICES} alternating slices of ${SECONDS / SLICES} s (direct, target, direct, ...) and pooled per side, so both see the same phases of this shared VM; "added" = target percentile − paired direct percentile. "late" = requests the generator sent after their scheduled time (that delay is counted in their latency), with its p99.\n`);
   const openRows: (string | number)[][] = [];
   for (const rate of RATES) {
     for (const r of measured) {
@@ -502,7 +545,7 @@ function report(results: Result[], setup: string[], extra: string[]): string {
   out.push(table(['req/s', 'target', 'ok/sent', 'achieved/s', 'p50 ms', 'p99 ms', 'paired direct p50/p99', 'added p50 ms', 'added p99 ms', 'late / p99 ms', 'other CPU % (pair)'], openRows));
   out.push('');
 
-  out.push(`**Time to first streamed byte** — sequential streaming requests (stream_options.include_usage) after ${STREAMS.warmup} warm-up streams, up to ${STREAMS.max} or ${STREAMS.maxSeconds} s: time to the first SSE \`data:\` bytes, and to the end of the stream; each target paired with a direct run just before it.\n`);
+  out.push(`**Time to first streamed byte** — sequential streaming requests (stream_options.include_usage) after ${STREAMS.warmup} warm-up streams, up to ${STREAMS.max} or ${STREAMS.maxSeconds} s: time to the first SSE \`data:\` bytes, and to the end of the stream; each target paired with direct, alternating request by request.\n`);
   out.push(table(['target', 'streams', 'failed', 'TTFB p50 ms', 'TTFB p99 ms', 'paired direct p50/p99', 'added p50 ms', 'added p99 ms', 'whole stream p50 ms', 'other CPU % (pair)'],
     measured.filter((r) => r.ttfb).map((r) => {
       const s = r.ttfb!;
