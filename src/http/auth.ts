@@ -82,9 +82,9 @@ export interface KeyAuthDeps {
 }
 
 /**
- * API-key authentication, shared by Fastify's hook and the gateway's fast path: the brute-force
- * guard, then the key, then the permission. Throws the ApiError the client gets (a 401 carries
- * its `WWW-Authenticate` header).
+ * API-key authentication, shared by Fastify's hook and the gateway's fast path: the key, then the
+ * route's permission (the caller runs the brute-force guard, `checkNotBlocked`, first). Throws the
+ * ApiError the client gets (a 401 carries its `WWW-Authenticate` header).
  */
 export async function authenticateKey(
   deps: KeyAuthDeps, headers: IncomingHttpHeaders, ip: string, permission: Permission | undefined, log: FastifyBaseLogger,

@@ -39,7 +39,6 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // The per-request child logger is made only if the request logs something.
     childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger as never, bindings, options) as unknown as typeof logger,
-    // Fastify accepts a hop count at run time although its types omit it.
     // A trust function (http/client-ip.ts), so Fastify and the fast path see the same client address.
     trustProxy: trustFunction(opts.trustProxy),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
