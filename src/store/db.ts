@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type Migration, type SqliteDialectConfig } from 'kysely';
 import type { Database } from './schema.js';
 import { initial } from './migrations/001-initial.js';
 import { providerAccounts } from './migrations/002-provider-accounts.js';
@@ -55,7 +55,7 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     await migrate(kysely, dialect);
   }
   return {
@@ -65,6 +65,28 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     ping: async () => { await sql`select 1`.execute(kysely); },
     close: () => kysely.destroy(),
   };
+}
+
+/**
+ * SQLite transactions that take the write lock when they begin (`BEGIN IMMEDIATE`), waiting out
+ * another writer with the busy timeout. With Kysely's deferred `BEGIN`, a transaction that reads
+ * before it writes fails its first write with SQLITE_BUSY_SNAPSHOT if another connection (another
+ * worker, the CLI) committed in between, and no busy timeout retries that.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
 }
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
