@@ -30,6 +30,7 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
   const db = await openDb(url, opts);
   const k = db.kysely;
   const changes = new ChangeRepository(k);
+  const usage = new UsageEventRepository(k, db.dialect, db.sqlite, db.sqlitePath);
   return {
     db,
     orgs: new OrganizationRepository(k, changes),
@@ -38,9 +39,12 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     audit: new AuditRepository(k),
     changes,
     providerAccounts: new ProviderAccountRepository(k, changes),
-    usage: new UsageEventRepository(k, db.dialect, db.sqlite),
+    usage,
     sessions: new SessionRepository(k),
     invites: new InviteRepository(k),
-    close: () => db.close(),
+    close: async () => {
+      await usage.close();
+      await db.close();
+    },
   };
 }
