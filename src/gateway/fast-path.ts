@@ -13,12 +13,11 @@
  *  - the client address with the configured proxy trust (http/client-ip.ts);
  *  - the JSON body with Fastify's rules: media type, size limit, empty body (http/read-json.ts);
  *  - admission by the limiter, its `x-ratelimit-*` headers on every answer, errors included;
- *  - errors in the one envelope (http/error-response.ts), counted by `onError` (metrics);
- *  - 503 `service_unavailable` with `Connection: close` once the server is closing.
+ *  - errors in the one envelope (http/error-response.ts), counted by `onError` (metrics).
+ * (Once the server is closing, http/server.ts answers every request with 503 before this path.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import { ApiError } from '../errors.js';
 import { authenticateKey, checkNotBlocked, type KeyAuthDeps } from '../http/auth.js';
 import { clientIp, type TrustFunction } from '../http/client-ip.js';
 import { errorResponse } from '../http/error-response.js';
@@ -47,8 +46,6 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 export class GatewayFastPath {
   private readonly routes = new Map<string, FastPathRoute>();
-  /** Set when the server starts closing: new requests get 503 and their connection is closed. */
-  closing = false;
 
   constructor(private readonly opts: FastPathOptions, prefixes: readonly string[], routes: Record<string, FastPathRoute>) {
     for (const prefix of prefixes) for (const [path, route] of Object.entries(routes)) this.routes.set(prefix + path, route);
@@ -69,9 +66,6 @@ export class GatewayFastPath {
     const { opts } = this;
     let admission: Admission | undefined;
     try {
-      if (this.closing) {
-        throw new ApiError('service_unavailable', 'The server is shutting down; try again', { headers: { connection: 'close' } });
-      }
       const ip = clientIp(req, opts.trust);
       checkNotBlocked(opts.auth.failures, ip);
       const { key } = await authenticateKey(opts.auth, req.headers, ip, route.permission, opts.log);

@@ -23,9 +23,9 @@ export interface HttpServerOptions {
 
 export interface FastPath {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Set when the server starts closing. */
-  closing: boolean;
 }
+
+const CLOSING_BODY = JSON.stringify(errorEnvelope('service_unavailable', 'The server is shutting down; try again'));
 
 /** Set `handle` after the routes are registered; it answers a request itself by returning true. */
 export interface NotFoundFallback { handle?: (request: FastifyRequest, reply: FastifyReply) => boolean }
@@ -33,6 +33,7 @@ export interface NotFoundFallback { handle?: (request: FastifyRequest, reply: Fa
 const envelope = errorEnvelope;
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+  let closing = false;
   const app = Fastify({
     loggerInstance: opts.logger,
     // No log line per request on the hot path; errors and auth refusals are logged where they happen.
@@ -43,19 +44,24 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     trustProxy: trustFunction(opts.trustProxy),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
-    // The node:http server, with the fast path in front of Fastify's handler; Fastify's own
-    // server settings (keep-alive 72 s, no request or connection timeout) kept.
-    serverFactory: opts.fastPath ? (handler, fastifyOptions) => {
-      const fast = opts.fastPath!;
+    // The node:http server: once closing, every request gets the envelope's 503 (Fastify's own
+    // 503 has another body); then the fast path; then Fastify. Fastify's server settings kept
+    // (keep-alive 72 s, no request or connection timeout).
+    serverFactory: (handler, fastifyOptions) => {
       const options = fastifyOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
       const server = createServer((req, res) => {
-        if (!fast.handle(req, res)) handler(req, res);
+        if (closing) {
+          res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(CLOSING_BODY), connection: 'close' });
+          res.end(CLOSING_BODY);
+        } else if (!opts.fastPath?.handle(req, res)) {
+          handler(req, res);
+        }
       });
       server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
       server.requestTimeout = options.requestTimeout ?? 0;
       server.setTimeout(options.connectionTimeout ?? 0);
       return server;
-    } : undefined,
+    },
     // Router-level failures (bad URL encoding, an over-long path parameter) use the envelope too.
     frameworkErrors: (err, _request, reply: FastifyReply) => {
       reply.code(400).send(envelope('invalid_request', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed URL', null));
@@ -70,10 +76,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     },
   });
 
-  if (opts.fastPath) {
-    const fast = opts.fastPath;
-    app.addHook('preClose', (done) => { fast.closing = true; done(); });
-  }
+  app.addHook('preClose', (done) => { closing = true; done(); });
 
   app.setErrorHandler((err: Error, request, reply) => {
     const r = errorResponse(err, request.log);

@@ -148,39 +148,54 @@ describe('gateway fast path: the client address and the brute-force guard', () =
   });
 });
 
-describe('gateway fast path: shutdown', () => {
-  test('a request that arrives on a kept-alive connection while the server closes gets 503 and Connection: close', async () => {
+describe('shutdown', () => {
+  /** A kept-alive connection that has sent one request and begun the next (so shutdown does not close it as idle). */
+  async function midRequest(url: string, request: string) {
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    let received = '';
+    socket.on('data', (d) => { received += d.toString('utf8'); });
+    socket.write(request);
+    await waitFor(() => received.endsWith('}') || received.endsWith(']}'));
+    assert.match(received, /^HTTP\/1\.1 200/);
+    const cut = request.indexOf('\r\n') + 2;
+    socket.write(request.slice(0, cut));
+    return {
+      /** Send the rest of the second request; its answer. */
+      async finish(): Promise<{ head: string; body: any }> {
+        received = '';
+        socket.write(request.slice(cut));
+        await waitFor(() => received.endsWith('}') || socket.destroyed);
+        const at = received.indexOf('\r\n\r\n');
+        const answer = { head: received.slice(0, at), body: JSON.parse(received.slice(at + 4)) };
+        socket.destroy();
+        return answer;
+      },
+    };
+  }
+
+  test('a request arriving on a kept-alive connection while the server closes gets the 503 envelope and Connection: close, on every route', async () => {
     const g = await startGateway();
     let closing: Promise<void> | undefined;
     try {
-      const { port } = new URL(g.t.url);
-      const socket = connect(Number(port), '127.0.0.1');
-      await new Promise<void>((resolve) => socket.once('connect', resolve));
-      let received = '';
-      socket.on('data', (d) => { received += d.toString('utf8'); });
-      const request = `POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${g.t.adminKey}\r\n`
-        + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(CHAT)}\r\n\r\n${CHAT}`;
-      socket.write(request);
-      await waitFor(() => received.endsWith('}'));
-      assert.match(received, /^HTTP\/1\.1 200/);
-      received = '';
+      const auth = `Authorization: Bearer ${g.t.adminKey}\r\n`;
+      const chat = await midRequest(g.t.url, `POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\n${auth}`
+        + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(CHAT)}\r\n\r\n${CHAT}`);
+      const models = await midRequest(g.t.url, `GET /api/v1/models HTTP/1.1\r\nHost: x\r\n${auth}\r\n`);
       const upstreamBefore = g.fakes.openai.requests.length;
-      // The next request has begun to arrive (so the connection is not idle and shutdown does not
-      // just close it) when the server starts closing; the rest arrives after.
-      const cut = request.indexOf('\r\n') + 2;
-      socket.write(request.slice(0, cut));
       await new Promise((r) => setTimeout(r, 50));
       closing = g.t.close();
       await new Promise((r) => setTimeout(r, 150));
-      socket.write(request.slice(cut));
-      await waitFor(() => received.endsWith('}') || socket.destroyed);
-      assert.match(received, /^HTTP\/1\.1 503/);
-      assert.match(received, /\r\nconnection: close\r\n/i);
-      const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4));
-      assert.equal(body.error.code, 'service_unavailable');
-      assert.equal(body.error.type, 'api_error');
+      for (const pending of [chat, models]) {
+        const { head, body } = await pending.finish();
+        assert.match(head, /^HTTP\/1\.1 503/);
+        assert.match(head, /\r\nconnection: close/i);
+        assert.match(head, /\r\ncontent-type: application\/json/i);
+        assert.equal(body.error.code, 'service_unavailable');
+        assert.equal(body.error.type, 'api_error');
+      }
       assert.equal(g.fakes.openai.requests.length, upstreamBefore, 'the refused request never reached the provider');
-      await waitFor(() => socket.destroyed || socket.readableEnded);
     } finally {
       await closing;
       await g.close();
