@@ -21,8 +21,6 @@ export interface Db {
   readonly dialect: Dialect;
   /** The SQLite connection itself (SQLite only), for the usage ledger's prepared bulk insert. */
   readonly sqlite?: SQLite.Database;
-  /** The SQLite file (not for `:memory:`), for connections of other threads. */
-  readonly sqlitePath?: string;
   /** Throws when the store cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -64,7 +62,6 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     kysely,
     dialect,
     sqlite: raw,
-    sqlitePath: dialect === 'sqlite' && url !== ':memory:' && !url.startsWith('file:') ? url : undefined,
     ping: async () => { await sql`select 1`.execute(kysely); },
     close: () => kysely.destroy(),
   };

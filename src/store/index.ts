@@ -30,7 +30,6 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
   const db = await openDb(url, opts);
   const k = db.kysely;
   const changes = new ChangeRepository(k);
-  const usage = new UsageEventRepository(k, db.dialect, db.sqlite, db.sqlitePath);
   return {
     db,
     orgs: new OrganizationRepository(k, changes),
@@ -39,12 +38,9 @@ export async function openStore(url: string, opts: OpenOptions = {}): Promise<St
     audit: new AuditRepository(k),
     changes,
     providerAccounts: new ProviderAccountRepository(k, changes),
-    usage,
+    usage: new UsageEventRepository(k, db.dialect, db.sqlite),
     sessions: new SessionRepository(k),
     invites: new InviteRepository(k),
-    close: async () => {
-      await usage.close();
-      await db.close();
-    },
+    close: () => db.close(),
   };
 }
