@@ -14,18 +14,20 @@ import { sql } from 'kysely';
 import { openStore } from '../../src/store/index.js';
 
 /** Another connection to the same file, in a thread of its own: it writes a row when told to. */
-function otherWriter(path: string): { write(): Promise<void>; close(): Promise<number> } {
+async function otherWriter(path: string): Promise<{ write(): Promise<void>; close(): Promise<number> }> {
   const worker = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads');
     const Database = require('better-sqlite3');
     const db = new Database(workerData.path);
     db.pragma('busy_timeout = 5000');
+    parentPort.postMessage('ready');
     parentPort.on('message', (m) => {
       if (m === 'close') { db.close(); parentPort.postMessage('closed'); return; }
       db.prepare("insert into changes (kind, target_id, created_at) values ('key', 'from-the-other-connection', ?)").run(Date.now());
       parentPort.postMessage('written');
     });`, { eval: true, workerData: { path } });
   const next = () => new Promise<string>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+  assert.equal(await next(), 'ready'); // connected before the test's transaction begins
   return {
     async write() { worker.postMessage('write'); assert.equal(await next(), 'written'); },
     async close() { worker.postMessage('close'); await next(); return worker.terminate(); },
@@ -35,7 +37,7 @@ function otherWriter(path: string): { write(): Promise<void>; close(): Promise<n
 test('a read-then-write transaction survives another connection committing in between', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'backbone-writers-')), 'backbone.db');
   const store = await openStore(path);
-  const other = otherWriter(path);
+  const other = await otherWriter(path);
   try {
     let written: Promise<void> | undefined;
     await store.db.kysely.transaction().execute(async (tx) => {
