@@ -95,7 +95,7 @@ export class GatewayFastPath {
     }
     this.opts.onError?.(err);
     const r = errorResponse(err, this.opts.log);
-    sendJson(res, r.status, admission ? Object.assign({}, admission.headers, r.headers) : Object.assign({}, r.headers), r.body);
+    sendJson(res, r.status, Object.assign({}, admission?.headers, r.headers), r.body);
   }
 }
 

@@ -8,12 +8,22 @@ import { invalidRequest } from '../errors.js';
 export function registerJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.length === 0 || /^\s*$/.test(text)) return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(invalidRequest('The request body is not valid JSON'), undefined);
+      value = parseJsonBody(body as string);
+    } catch (err) {
+      return done(err as Error, undefined);
     }
+    done(null, value);
   });
+}
+
+/** A JSON body's value: undefined for an empty or blank body; 400 `invalid_request` if it does not parse. */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0 || /^\s*$/.test(text)) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidRequest('The request body is not valid JSON');
+  }
 }

@@ -7,7 +7,8 @@
  * The bytes are decoded once at the end, so a multi-byte character split across packets survives.
  */
 import type { IncomingMessage } from 'node:http';
-import { ApiError, invalidRequest } from '../errors.js';
+import { ApiError } from '../errors.js';
+import { parseJsonBody } from './json-body.js';
 
 /** The client went away before its body arrived: nobody is left to answer. */
 export class BodyAborted extends Error {
@@ -18,7 +19,7 @@ export class BodyAborted extends Error {
 
 const tooLarge = () => new ApiError('request_too_large', 'The request body is too large');
 
-export function isJsonContentType(value: string | undefined): boolean {
+function isJsonContentType(value: string | undefined): boolean {
   if (value === undefined) return false;
   const semi = value.indexOf(';');
   const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
@@ -56,13 +57,11 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
       chunks.push(chunk);
     };
     const onEnd = () => {
-      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-      if (text.length === 0 || /^\s*$/.test(text)) return done(null, undefined);
       let value: unknown;
       try {
-        value = JSON.parse(text);
-      } catch {
-        return done(invalidRequest('The request body is not valid JSON'));
+        value = parseJsonBody((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+      } catch (err) {
+        return done(err as Error);
       }
       done(null, value);
     };

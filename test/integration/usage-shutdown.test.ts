@@ -3,41 +3,25 @@
  * row once the process has exited (checked from a fresh store connection). Requests still in
  * flight at SIGTERM finish, and the ledger writes their rows after the HTTP server is done.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../support/backends.js';
-import { cliJson, serveEnv, sigtermUnderLoad, startServe, type ServeProcess } from '../support/serve-process.js';
-import { startFakeOpenAI } from '../fakes/openai.js';
+import { cliJson, servedSuite, serveEnv, sigtermUnderLoad, startServe } from '../support/serve-process.js';
 import { FAKE_USAGE } from '../fakes/openai-wire.js';
-import type { FakeServer } from '../fakes/server.js';
 import { openStore } from '../../src/store/index.js';
 const all = await backends();
 const LOAD = 400;
 
 for (const backend of all) {
   describe(`usage on SIGTERM under load: ${backend.name}`, { skip: backend.skip }, () => {
-    let fake: FakeServer & { baseUrl: string };
-    let drop: () => Promise<void>;
-    let url: string;
-    let server: ServeProcess | undefined;
-
-    before(async () => {
-      const db = await backend.fresh();
-      drop = db.drop;
-      url = db.url;
-      fake = await startFakeOpenAI();
-    });
-    after(async () => {
-      if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-      await fake?.close();
-      await drop?.();
-    });
+    const suite = servedSuite(backend);
 
     test(`${LOAD} concurrent requests, SIGTERM mid-load: every 200 has its row after exit`, async (t) => {
       // One process here; test/integration/workers.test.ts does the same through --workers 2.
+      const { url, fake } = suite;
       const env = serveEnv(url, fake.baseUrl, { BACKBONE_WORKERS: '1' });
       const created = await cliJson(env, 'keys', 'create', '--name', 'load', '--json');
-      server = startServe(env);
+      const server = suite.server = startServe(env);
       const base = await server.ready();
       const { logs } = server;
 

@@ -3,42 +3,26 @@
  * counted once for both (not once per worker); /metrics aggregates both workers; a killed worker is
  * replaced; SIGTERM to the primary mid-load drains every worker and loses no usage row.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../support/backends.js';
-import { cliJson, serveEnv, sigtermUnderLoad, startServe, type ServeProcess } from '../support/serve-process.js';
+import { cliJson, servedSuite, serveEnv, sigtermUnderLoad, startServe } from '../support/serve-process.js';
 import { waitFor } from '../support/usage-events.js';
-import { startFakeOpenAI } from '../fakes/openai.js';
-import type { FakeServer } from '../fakes/server.js';
 import { openStore } from '../../src/store/index.js';
 const all = await backends();
 const LOAD = 300;
 
 for (const backend of all) {
   describe(`serve --workers 2: ${backend.name}`, { skip: backend.skip }, () => {
-    let fake: FakeServer & { baseUrl: string };
-    let drop: () => Promise<void>;
-    let url: string;
-    let server: ServeProcess | undefined;
-
-    before(async () => {
-      const db = await backend.fresh();
-      drop = db.drop;
-      url = db.url;
-      fake = await startFakeOpenAI();
-    });
-    after(async () => {
-      if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-      await fake?.close();
-      await drop?.();
-    });
+    const suite = servedSuite(backend);
 
     test('one port, one set of limits, aggregated metrics, a dead worker replaced, SIGTERM loses no usage row', async (t) => {
+      const { url, fake } = suite;
       const env = serveEnv(url, fake.baseUrl);
       const key = await cliJson(env, 'keys', 'create', '--name', 'load', '--json');
       const limited = await cliJson(env, 'keys', 'create', '--name', 'rpm5', '--rpm', '5', '--json');
 
-      server = startServe(env, ['--workers', '2']);
+      const server = suite.server = startServe(env, ['--workers', '2']);
       const { child, logs, listening } = server;
       const base = await server.ready(2);
       assert.equal(listening.length, 2, server.stderr());

@@ -7,8 +7,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { after, before } from 'node:test';
 import { TEST_SECRET } from './app.js';
 import { waitFor } from './usage-events.js';
+import type { Backend } from './backends.js';
+import { startFakeOpenAI } from '../fakes/openai.js';
+import type { FakeServer } from '../fakes/server.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'src/main.ts'];
@@ -88,4 +92,31 @@ export async function sigtermUnderLoad(child: ChildProcess, load: number, send: 
   await Promise.all(requests);
   const [code] = child.exitCode !== null ? [child.exitCode] : await once(child, 'exit');
   return { code: code as number | null, served };
+}
+
+/** What a suite that starts `backbone serve` itself works with. */
+export interface ServedSuite {
+  /** A fresh database on the suite's backend. */
+  url: string;
+  fake: FakeServer & { baseUrl: string };
+  /** The server the suite started: killed after the suite if still running. */
+  server: ServeProcess | undefined;
+}
+
+/** Registers the suite's before/after: a fresh database and a fake OpenAI, dropped and closed after. */
+export function servedSuite(backend: Backend): ServedSuite {
+  const suite = { server: undefined } as ServedSuite;
+  let drop: (() => Promise<void>) | undefined;
+  before(async () => {
+    const db = await backend.fresh();
+    drop = db.drop;
+    suite.url = db.url;
+    suite.fake = await startFakeOpenAI();
+  });
+  after(async () => {
+    if (suite.server && suite.server.child.exitCode === null) suite.server.child.kill('SIGKILL');
+    await suite.fake?.close();
+    await drop?.();
+  });
+  return suite;
 }
