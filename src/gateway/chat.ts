@@ -1,36 +1,16 @@
 /** `POST /chat/completions`: non-streamed JSON or SSE, any provider, OpenAI's semantics. */
-import { z } from 'zod';
 import { ApiError } from '../errors.js';
-import { parseInput } from '../keys/input.js';
-import type { ChatCompletionCreateParams, TranslateContext } from '../providers/types.js';
+import type { TranslateContext } from '../providers/types.js';
+import { parseChatBody } from './chat-body.js';
 import { clientGone, dispatch } from './dispatch.js';
 import { fallbackLogger, newRequestId, routesFor, type GatewayCall, type GatewayAnswer, type GatewayDeps } from './context.js';
 import { Meter } from './meter.js';
 import { pipeStream } from './stream.js';
 import { chatNeed } from '../limits/estimate.js';
 
-const message = z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']) }).passthrough();
-const nullableNumber = z.number().nullable().optional();
-
-/** The parts the gateway itself relies on; provider translators check the rest. */
-const chatBody = z.object({
-  model: z.string().min(1).max(256),
-  messages: z.array(message).min(1).max(100_000),
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
-  n: z.number().int().min(1).max(128).nullable().optional(),
-  max_tokens: z.number().int().positive().nullable().optional(),
-  max_completion_tokens: z.number().int().positive().nullable().optional(),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: nullableNumber,
-  tools: z.array(z.object({ type: z.string() }).passthrough()).max(512).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional(),
-  user: z.string().max(512).optional(),
-}).passthrough();
-
 export function chatHandler(deps: GatewayDeps) {
   return async function chat({ body: input, key, raw, admission }: GatewayCall): Promise<GatewayAnswer> {
-    const body = parseInput(chatBody, input) as unknown as ChatCompletionCreateParams & { model: string };
+    const body = parseChatBody(input);
     const requestId = newRequestId();
     const stream = body.stream === true;
     const meter = new Meter(deps.usage, deps.prices, { requestId, orgId: key.orgId, keyId: key.id, endpoint: 'chat', model: body.model, stream }, (e) => admission.finish(e));
