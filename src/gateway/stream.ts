@@ -5,7 +5,6 @@
  * `{"error":{...}}` event followed by the end of the stream.
  */
 import type { ClientGone } from './client-gone.js';
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { ErrorBody, StreamOutput, StreamTranslator } from '../providers/types.js';
 import { NdjsonDecoder, SseDecoder } from './sse.js';
@@ -34,15 +33,18 @@ export interface PipeOptions {
   headers: Record<string, string>;
 }
 
-export async function pipeStream(o: PipeOptions): Promise<void> {
-  const { raw, translator, meter } = o;
+/**
+ * Resolves once the client's response has ended (or the client went away) and the Meter has the
+ * request's usage. Everything runs in the upstream body's callbacks: each chunk is decoded,
+ * translated and written in the call that received it.
+ */
+export function pipeStream(o: PipeOptions): Promise<void> {
+  const { raw, translator, meter, signal } = o;
+  const body = o.res.body;
   raw.writeHead(200, { ...SSE_HEADERS, ...o.headers });
   const decoder = o.format === 'sse' ? new SseDecoder() : new NdjsonDecoder();
   let failure: ErrorBody | undefined;
 
-  const write = async (text: string): Promise<void> => {
-    if (!raw.write(text)) await once(raw, 'drain', { signal: o.signal.signal });
-  };
   const render = (outputs: StreamOutput[]): string => {
     let buf = '';
     for (const out of outputs) {
@@ -58,37 +60,68 @@ export async function pipeStream(o: PipeOptions): Promise<void> {
     return buf;
   };
 
-  try {
-    for await (const chunk of o.res.body) {
-      let buf = '';
-      for (const event of decoder.push(chunk as Buffer)) {
-        buf += render(translator.push(event));
-        if (failure) break;
-      }
-      if (buf) await write(buf);
-      if (failure) break;
-    }
-    if (!failure) {
-      let buf = '';
-      for (const event of decoder.end()) buf += render(translator.push(event));
-      if (!failure) buf += render(translator.end());
-      if (!failure) buf += 'data: [DONE]\n\n';
-      await write(buf);
-    }
-  } catch (err) {
-    if (o.signal.aborted) {
-      // The client went away: the upstream request was cancelled with it. Record what was used.
+  return new Promise<void>((resolve) => {
+    let settled = false;
+    // A slow client pauses the upstream read (sink.data returns false); its 'drain' resumes it.
+    const onDrain = () => body.resume();
+    raw.on('drain', onDrain);
+    const settle = (status: number, code: string | null): void => {
+      settled = true;
+      raw.removeListener('drain', onDrain);
       meter.usage(translator.usage);
-      meter.finish(CLIENT_CLOSED, 'client_closed_request');
-      o.res.body.destroy();
-      return;
-    }
-    const e = classify(o.provider, err);
-    failure = e.toJSON().error;
-    if (raw.writable) raw.write(`data: ${JSON.stringify({ error: failure })}\n\n`);
-  }
-  if (failure) o.res.body.destroy();
-  raw.end();
-  meter.usage(translator.usage);
-  meter.finish(200, failure ? failure.code : null);
+      meter.finish(status, code);
+      resolve();
+    };
+    const end = (): void => {
+      if (settled) return;
+      if (failure) body.destroy();
+      raw.end();
+      settle(200, failure ? failure.code : null);
+    };
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      if (signal.aborted) {
+        // The client went away: the upstream request was cancelled with it. Record what was used.
+        body.destroy();
+        settle(CLIENT_CLOSED, 'client_closed_request');
+        return;
+      }
+      failure = classify(o.provider, err).toJSON().error;
+      if (raw.writable) raw.write(`data: ${JSON.stringify({ error: failure })}\n\n`);
+      end();
+    };
+
+    body.pipe({
+      data(chunk) {
+        if (settled) return false;
+        try {
+          let buf = '';
+          for (const event of decoder.push(chunk)) {
+            buf += render(translator.push(event));
+            if (failure) break;
+          }
+          const more = buf.length === 0 || raw.write(buf);
+          if (failure) end();
+          return more && !failure;
+        } catch (err) {
+          fail(err);
+          return false;
+        }
+      },
+      end() {
+        if (settled) return;
+        try {
+          let buf = '';
+          for (const event of decoder.end()) buf += render(translator.push(event));
+          if (!failure) buf += render(translator.end());
+          if (!failure) buf += 'data: [DONE]\n\n';
+          raw.write(buf);
+          end();
+        } catch (err) {
+          fail(err);
+        }
+      },
+      error: fail,
+    });
+  });
 }

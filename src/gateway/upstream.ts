@@ -21,12 +21,25 @@ export interface UpstreamOptions {
   random?: () => number;
 }
 
-/** A response body: streamed (undici's) or, for calls that are not streamed, already read. */
-export interface UpstreamBody extends AsyncIterable<Buffer | Uint8Array | string> {
+/** Receives a streamed body chunk by chunk; `data` returns false to have the upstream paused until `resume()`. */
+export interface BodySink {
+  data(chunk: Buffer): boolean;
+  end(): void;
+  error(err: Error): void;
+}
+
+/** A response body: streamed as it arrives or, for calls that are not streamed, already read. */
+export interface UpstreamBody {
   json(): Promise<unknown>;
   text(): Promise<string>;
+  /** Read to the end and discard (so the connection can carry the next request). */
   dump(): Promise<void>;
+  /** Stop reading: the upstream request is cancelled if it has not ended. */
   destroy(): void;
+  /** Hand every chunk to `sink` as it arrives, then its end or failure. A body is read once. */
+  pipe(sink: BodySink): void;
+  /** Continue after `sink.data` returned false. */
+  resume(): void;
 }
 
 export interface UpstreamResponse {
@@ -42,15 +55,97 @@ class BufferedBody implements UpstreamBody {
   async text(): Promise<string> { return this.buf.toString('utf8'); }
   async dump(): Promise<void> {}
   destroy(): void {}
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> { yield this.buf; }
+  pipe(sink: BodySink): void {
+    sink.data(this.buf);
+    sink.end();
+  }
+  resume(): void {}
+}
+
+/**
+ * A streamed body fed straight by undici's dispatch handler: each chunk goes to the sink in the
+ * same call that parsed it. (undici's `request()` would wrap it in a Readable, read here through an
+ * async iterator: a few promises and stream ticks per chunk, for every chunk of every stream.)
+ * Chunks that arrive before a sink is attached wait in a list.
+ */
+class StreamedBody implements UpstreamBody {
+  private sink: BodySink | undefined;
+  private waiting: Buffer[] = [];
+  private ended: { err: Error | null } | undefined;
+  private paused = false;
+  private destroyed = false;
+  /** Set by the dispatch handler. */
+  resumeUpstream: (() => void) | undefined;
+  abortUpstream: ((err: Error) => void) | undefined;
+
+  /** From the handler: a chunk; false pauses the upstream. */
+  push(chunk: Buffer): boolean {
+    if (this.destroyed) return true; // being aborted
+    if (!this.sink) {
+      this.waiting.push(chunk);
+      return true;
+    }
+    if (!this.sink.data(chunk)) this.paused = true;
+    return !this.paused;
+  }
+
+  /** From the handler: the end, or the failure, of the body. */
+  close(err: Error | null): void {
+    if (this.destroyed || this.ended) return;
+    this.ended = { err };
+    const sink = this.sink;
+    if (!sink) return;
+    if (err) sink.error(err);
+    else sink.end();
+  }
+
+  pipe(sink: BodySink): void {
+    if (this.sink || this.destroyed) throw new Error('an upstream body can be read only once');
+    this.sink = sink;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const chunk of waiting) {
+      if (this.destroyed) return;
+      if (!sink.data(chunk)) this.paused = true;
+    }
+    if (this.ended && !this.destroyed) {
+      if (this.ended.err) sink.error(this.ended.err);
+      else sink.end();
+    }
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.resumeUpstream?.();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.sink = undefined;
+    this.waiting = [];
+    if (!this.ended) this.abortUpstream?.(new Error('the response body was abandoned'));
+  }
+
+  private collect(): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      this.pipe({ data: (c) => { chunks.push(c); return true; }, end: () => resolve(Buffer.concat(chunks)), error: reject });
+    });
+  }
+
+  async json(): Promise<unknown> { return JSON.parse((await this.collect()).toString('utf8')); }
+  async text(): Promise<string> { return (await this.collect()).toString('utf8'); }
+  async dump(): Promise<void> { await this.collect().catch(() => {}); }
 }
 
 type RawHeaders = Buffer[] | string[] | null;
 
 /** Response headers as an object, parsed only if someone reads them (a 2xx answer rarely needs them). */
-class BufferedResponse implements UpstreamResponse {
+class DispatchedResponse implements UpstreamResponse {
   private parsed: Record<string, string | string[] | undefined> | undefined;
-  constructor(readonly status: number, private readonly raw: RawHeaders, readonly body: BufferedBody) {}
+  constructor(readonly status: number, private readonly raw: RawHeaders, readonly body: UpstreamBody) {}
   get headers(): Record<string, string | string[] | undefined> {
     return (this.parsed ??= (this.raw ? undiciUtil.parseHeaders(this.raw as Buffer[]) : {}) as Record<string, string | string[] | undefined>);
   }
@@ -100,8 +195,7 @@ export class UpstreamClient {
         if (opts.buffered) {
           res = await this.readWhole(request, opts.signal);
         } else {
-          const r = await this.agent.request({ ...request, signal: opts.signal });
-          res = { status: r.statusCode, headers: r.headers, body: r.body };
+          res = await this.openStream(request, opts.signal);
         }
       } catch (err) {
         if (opts.signal.aborted) throw err;
@@ -150,11 +244,52 @@ export class UpstreamClient {
         },
         onComplete() {
           gone.removeListener('abort', onGone);
-          resolve(new BufferedResponse(status, raw, new BufferedBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))));
+          resolve(new DispatchedResponse(status, raw, new BufferedBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))));
         },
         onError(err) {
           gone.removeListener('abort', onGone);
           reject(err);
+        },
+      };
+      this.agent.dispatch(request, handler);
+    });
+  }
+
+  /**
+   * One call whose answer is streamed to the client: resolves at the response head with a body that
+   * hands each chunk on as it arrives (StreamedBody), paused and resumed with the client's
+   * backpressure. Timeouts are undici's (headers, then idle between chunks); the client going away
+   * aborts the call, before or after the head.
+   */
+  private openStream(request: Dispatcher.DispatchOptions, gone: ClientGone): Promise<UpstreamResponse> {
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      const body = new StreamedBody();
+      let answered = false;
+      const onGone = () => body.abortUpstream?.(gone.reason ?? new Error('client closed the connection'));
+      gone.once('abort', onGone);
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect(abortFn) {
+          if (gone.aborted) abortFn(gone.reason);
+          else body.abortUpstream = abortFn;
+        },
+        onHeaders(statusCode, headers, resume) {
+          if (statusCode < 200) return true; // 1xx: the real answer follows
+          body.resumeUpstream = resume;
+          answered = true;
+          resolve(new DispatchedResponse(statusCode, headers as RawHeaders, body));
+          return true;
+        },
+        onData(chunk) {
+          return body.push(chunk);
+        },
+        onComplete() {
+          gone.removeListener('abort', onGone);
+          body.close(null);
+        },
+        onError(err) {
+          gone.removeListener('abort', onGone);
+          if (answered) body.close(err);
+          else reject(err);
         },
       };
       this.agent.dispatch(request, handler);
