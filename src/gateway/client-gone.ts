@@ -8,6 +8,14 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 
+/** Why a request stopped: its client went away. Recorded as 499, never answered, never logged as a failure. */
+export class ClientClosed extends Error {
+  readonly code = 'client_closed_request';
+  constructor() {
+    super('client closed the connection');
+  }
+}
+
 export class ClientGone extends EventEmitter {
   aborted = false;
   reason: Error | undefined;
@@ -16,7 +24,7 @@ export class ClientGone extends EventEmitter {
   constructor(raw: ServerResponse) {
     super();
     raw.once('close', () => {
-      if (!raw.writableFinished) this.abort(new Error('client closed the connection'));
+      if (!raw.writableFinished) this.abort(new ClientClosed());
     });
   }
 

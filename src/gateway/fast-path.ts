@@ -26,6 +26,7 @@ import type { Permission } from '../keys/permissions.js';
 import type { Admission } from '../limits/admission.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { GatewayHandler } from './context.js';
+import { ClientClosed } from './client-gone.js';
 
 export interface FastPathRoute {
   permission: Permission;
@@ -87,7 +88,7 @@ export class GatewayFastPath {
   }
 
   private fail(res: ServerResponse, err: Error, admission: Admission | undefined): void {
-    if (err instanceof BodyAborted) return; // nobody to answer
+    if (err instanceof BodyAborted || err instanceof ClientClosed) return; // nobody to answer
     if (res.headersSent) {
       // Only a failure while writing lands here (a stream reports its own failures in-band).
       if (!res.writableEnded) res.destroy();

@@ -8,6 +8,7 @@ import type { NormalizedUsage } from '../providers/types.js';
 import type { Endpoint, UsageEvent, UsageSink } from '../metering/usage.js';
 import type { Route } from './catalog.js';
 import { costOf, type Price, type PriceTable } from '../metering/prices.js';
+import { ClientClosed } from './client-gone.js';
 
 /** nginx's convention for "the client closed the request". */
 export const CLIENT_CLOSED = 499;
@@ -85,7 +86,8 @@ export class Meter {
   }
 
   fail(err: unknown): void {
-    if (err instanceof ApiError) this.finish(err.status, err.code);
+    if (err instanceof ClientClosed) this.finish(CLIENT_CLOSED, err.code);
+    else if (err instanceof ApiError) this.finish(err.status, err.code);
     else this.finish(500, 'internal_error');
   }
 }

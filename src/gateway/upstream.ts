@@ -198,10 +198,10 @@ export class UpstreamClient {
           res = await this.openStream(request, opts.signal);
         }
       } catch (err) {
-        if (opts.signal.aborted) throw err;
+        if (opts.signal.aborted) throw opts.signal.reason ?? err;
         const code = (err as { code?: string }).code ?? '';
         if (CONNECTION_ERRORS.has(code) && attempt < this.opts.maxRetries) {
-          await sleep(this.backoff(attempt), undefined, { signal: opts.signal.signal });
+          await backOff(this.backoff(attempt), opts.signal);
           continue;
         }
         throw classify(provider, err);
@@ -210,7 +210,7 @@ export class UpstreamClient {
       const wait = retryAfterMs(res.headers['retry-after']) ?? this.backoff(attempt);
       if (wait > this.maxRetryAfterMs) return res;
       await res.body.dump().catch(() => {});
-      await sleep(wait, undefined, { signal: opts.signal.signal });
+      await backOff(wait, opts.signal);
     }
   }
 
@@ -303,6 +303,15 @@ export class UpstreamClient {
 
   close(): Promise<void> {
     return this.agent.close();
+  }
+}
+
+/** Wait before a retry; a client that goes away meanwhile ends the wait with its own reason. */
+async function backOff(ms: number, gone: ClientGone): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal: gone.signal });
+  } catch (err) {
+    throw gone.reason ?? err;
   }
 }
 

@@ -7,6 +7,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiError, errorEnvelope, type ErrorEnvelope } from '../errors.js';
 import { isStoreUnreachable } from '../store/db.js';
+import { ClientClosed } from '../gateway/client-gone.js';
 
 export interface ErrorResponse {
   status: number;
@@ -20,6 +21,10 @@ export function errorResponse(err: Error & { statusCode?: number; code?: string 
   if (err instanceof ApiError) {
     if (err.status >= 500) log.error({ code: err.code, msg: err.message }, 'request failed');
     return { status: err.status, headers: err.headers, body: err.toJSON() };
+  }
+  if (err instanceof ClientClosed) {
+    // Nobody is left to read it; nothing failed on this side.
+    return { status: 499, headers: NO_HEADERS, body: errorEnvelope('client_closed_request', err.message, null) };
   }
   const status = err.statusCode ?? 500;
   if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

@@ -85,9 +85,11 @@ describe('gateway faults', () => {
     assert.equal(e.errorCode, 'client_closed_request');
   });
 
-  test('a client that disconnects while waiting for a non-streamed answer cancels it too', async () => {
+  test('a client that disconnects while waiting for a non-streamed answer cancels it too, recorded as 499 and not logged as a failure', async () => {
     g.fakes.anthropic.fault({ type: 'delay', ms: 1000 });
     const before = g.fakes.anthropic.requests.length;
+    const usageBefore = g.usage.length;
+    const logsBefore = g.t.logs.length;
     const controller = new AbortController();
     const p = g.client.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
     await sleep(150);
@@ -96,6 +98,12 @@ describe('gateway faults', () => {
     const upstreamReq = g.fakes.anthropic.requests[before]!;
     for (let i = 0; i < 80 && !upstreamReq.aborted; i++) await sleep(25);
     assert.equal(upstreamReq.aborted, true);
+    for (let i = 0; i < 50 && g.usage.length === usageBefore; i++) await sleep(20);
+    const e = g.usage.slice(usageBefore).find((u) => u.model === 'claude-sonnet-4-5')!;
+    assert.equal(e.status, 499);
+    assert.equal(e.errorCode, 'client_closed_request');
+    const errors = g.t.logs.slice(logsBefore).filter((l) => /"level":50/.test(l));
+    assert.deepEqual(errors, [], 'a client going away is not an error on this side');
   });
 
   describe('audio transcription', () => {
