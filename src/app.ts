@@ -89,7 +89,9 @@ export interface App {
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
   const logger = deps.logger ?? createLogger(config.logLevel, deps.logDestination);
   const ownsStore = !deps.store;
-  const store = deps.store ?? (await openStore(config.databaseUrl, { connectTimeoutMs: config.databaseTimeouts.connectMs, queryTimeoutMs: config.databaseTimeouts.queryMs }));
+  const store = deps.store ?? (await openStore(config.databaseUrl, {
+    connectTimeoutMs: config.databaseTimeouts.connectMs, queryTimeoutMs: config.databaseTimeouts.queryMs, checkpointThread: { log: logger },
+  }));
   await store.orgs.ensureDefault();
 
   const cache = new KeyCache({ max: config.auth.keyCacheSize });

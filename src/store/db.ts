@@ -8,6 +8,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type Migration, type SqliteDialectConfig } from 'kysely';
 import type { Database } from './schema.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, SqliteCheckpointer, type CheckpointerLog } from './sqlite-checkpointer.js';
 import { initial } from './migrations/001-initial.js';
 import { providerAccounts } from './migrations/002-provider-accounts.js';
 import { usageAndLimits } from './migrations/003-usage-and-limits.js';
@@ -32,12 +33,18 @@ export interface OpenOptions {
   /** PostgreSQL: longest wait for a connection / for one query's answer (a hung store fails fast). */
   connectTimeoutMs?: number;
   queryTimeoutMs?: number;
+  /**
+   * SQLite file: checkpoint the WAL from a thread of its own (sqlite-checkpointer.ts). For the
+   * server; a short CLI command keeps SQLite's automatic checkpoint.
+   */
+  checkpointThread?: { log?: CheckpointerLog };
 }
 
 export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
   const dialect: Dialect = /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
   let kysely: Kysely<Database>;
   let raw: SQLite.Database | undefined;
+  let checkpointer: SqliteCheckpointer | undefined;
   if (dialect === 'postgres') {
     // Migrations on a pool of their own without the query timeout: a migration may rightly run long.
     const migrating = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pgPool(url, { max: 1, connectTimeoutMs: opts.connectTimeoutMs }) }) });
@@ -57,13 +64,20 @@ export async function openDb(url: string, opts: OpenOptions = {}): Promise<Db> {
     sqlite.pragma('foreign_keys = ON');
     kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     await migrate(kysely, dialect);
+    if (opts.checkpointThread && url !== ':memory:') {
+      sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+      checkpointer = new SqliteCheckpointer(url, { log: opts.checkpointThread.log });
+    }
   }
   return {
     kysely,
     dialect,
     sqlite: raw,
     ping: async () => { await sql`select 1`.execute(kysely); },
-    close: () => kysely.destroy(),
+    close: async () => {
+      await checkpointer?.close();
+      await kysely.destroy();
+    },
   };
 }
 
