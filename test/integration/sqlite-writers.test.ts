@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
 import { openStore } from '../../src/store/index.js';
+import { usageEvent } from '../support/usage-events.js';
 
 /** Another connection to the same file, in a thread of its own: it writes a row when told to. */
 async function otherWriter(path: string): Promise<{ write(): Promise<void>; close(): Promise<number> }> {
@@ -53,6 +54,27 @@ test('a read-then-write transaction survives another connection committing in be
     assert.deepEqual(after.map((r) => r.target_id).sort(), ['from-the-other-connection', 'from-the-transaction']);
   } finally {
     await other.close();
+    await store.close();
+  }
+});
+
+test('a usage batch written in slices keeps every row when a transaction opens between its slices and rolls back', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'backbone-slices-')), 'backbone.db');
+  const store = await openStore(path);
+  try {
+    const t0 = Date.now();
+    const events = Array.from({ length: 250 }, (_, i) => usageEvent({ requestId: `slice-${i}`, createdAt: t0 + i }));
+    // The first slice is written at once; the transaction begins before the next one.
+    const written = store.usage.insertBatch(events);
+    await assert.rejects(store.db.kysely.transaction().execute(async (tx) => {
+      await tx.insertInto('changes').values({ kind: 'key', target_id: 'rolled-back', created_at: Date.now() }).execute();
+      await new Promise((r) => setTimeout(r, 50));
+      throw new Error('roll back');
+    }), /roll back/);
+    assert.equal(await written, 250);
+    const { n } = await store.db.kysely.selectFrom('usage_events').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    assert.equal(Number(n), 250, 'no slice was nested in the rolled-back transaction');
+  } finally {
     await store.close();
   }
 });
