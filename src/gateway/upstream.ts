@@ -62,6 +62,9 @@ class BufferedBody implements UpstreamBody {
   resume(): void {}
 }
 
+/** Chunks held for a body nobody reads yet; past this many the upstream is paused until a reader comes. */
+const MAX_WAITING = 64;
+
 /**
  * A streamed body fed straight by undici's dispatch handler: each chunk goes to the sink in the
  * same call that parsed it. (undici's `request()` would wrap it in a Readable, read here through an
@@ -83,7 +86,9 @@ class StreamedBody implements UpstreamBody {
     if (this.destroyed) return true; // being aborted
     if (!this.sink) {
       this.waiting.push(chunk);
-      return true;
+      if (this.waiting.length < MAX_WAITING) return true;
+      this.paused = true; // nobody reads yet: hold the upstream until someone does
+      return false;
     }
     if (!this.sink.data(chunk)) this.paused = true;
     return !this.paused;
@@ -104,9 +109,18 @@ class StreamedBody implements UpstreamBody {
     this.sink = sink;
     const waiting = this.waiting;
     this.waiting = [];
+    const heldBack = this.paused;
+    let full = false;
     for (const chunk of waiting) {
       if (this.destroyed) return;
-      if (!sink.data(chunk)) this.paused = true;
+      if (!sink.data(chunk)) full = true;
+    }
+    if (full) {
+      this.paused = true; // the reader's drain resumes it
+    } else if (heldBack) {
+      // paused for want of a reader: go on now
+      this.paused = false;
+      if (!this.ended) this.resumeUpstream?.();
     }
     if (this.ended && !this.destroyed) {
       if (this.ended.err) sink.error(this.ended.err);

@@ -118,3 +118,28 @@ describe('stream backpressure', () => {
     assert.equal(events[0]!.completionTokens, FRAMES);
   });
 });
+
+describe('a streamed body read late', () => {
+  let up: Awaited<ReturnType<typeof startUpstream>>;
+  let client: UpstreamClient;
+  before(async () => {
+    up = await startUpstream();
+    client = new UpstreamClient({ connectTimeoutMs: 2000, firstByteTimeoutMs: 5000, idleTimeoutMs: 10_000, maxRetries: 0 });
+  });
+  after(async () => {
+    await client.close();
+    up.server.close();
+  });
+
+  test('chunks wait (boundedly) for a reader that comes late, then all arrive in order', async () => {
+    const gone = new ClientGone(new Writable() as unknown as ServerResponse);
+    const res = await client.send('openai', { method: 'POST', url: `${up.origin}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, body: '{}' }, { signal: gone });
+    await sleep(300); // the upstream sends meanwhile; nothing reads
+    const text = await res.body.text();
+    const frames = text.split('\n\n').filter(Boolean);
+    assert.equal(frames.at(-1), 'data: [DONE]');
+    const pieces = frames.slice(0, -2).map((f) => (JSON.parse(f.slice('data: '.length)) as { choices: { delta: { content: string } }[] }).choices[0]!.delta.content);
+    assert.equal(pieces.length, FRAMES);
+    assert.ok(pieces.every((p, i) => p === `${i}:${PIECE}`));
+  });
+});
