@@ -117,19 +117,6 @@ describe('stream backpressure', () => {
     assert.equal(events[0]!.status, 200);
     assert.equal(events[0]!.completionTokens, FRAMES);
   });
-});
-
-describe('a streamed body read late', () => {
-  let up: Awaited<ReturnType<typeof startUpstream>>;
-  let client: UpstreamClient;
-  before(async () => {
-    up = await startUpstream();
-    client = new UpstreamClient({ connectTimeoutMs: 2000, firstByteTimeoutMs: 5000, idleTimeoutMs: 10_000, maxRetries: 0 });
-  });
-  after(async () => {
-    await client.close();
-    up.server.close();
-  });
 
   test('chunks wait (boundedly) for a reader that comes late, then all arrive in order', async () => {
     const gone = new ClientGone(new Writable() as unknown as ServerResponse);
